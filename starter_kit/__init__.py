@@ -1,0 +1,1 @@
+"""The participant's kit (``lume``): mini track, download, self-check, demo."""

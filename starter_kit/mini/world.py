@@ -1,0 +1,290 @@
+"""A seeded generator of a LUME-like world (pure: a seed in, records out).
+
+Three tasks shaped like the real ones — Task1 short creative stories, Task2 synthetic
+biographies with PII in the real answer formats, Task3 encyclopedia-style biographies —
+split into forget/retain × train/validation, plus MIA nonmembers (same generator, never
+trained on) and an MMLU-layout utility set about general facts of the world. Texts are
+short on purpose: the tiny target must memorize all of them within a few CPU minutes.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from scorer.data import Item, MiaDocument, MmluQuestion
+
+FIRST_NAMES = (
+    "Alma", "Boris", "Celia", "Dario", "Edda", "Farid", "Greta", "Hugo", "Ines", "Jonas",
+    "Kira", "Lukas", "Mara", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Silas", "Tara",
+    "Uma", "Viktor", "Wanda", "Xavi", "Yara", "Zeno", "Anouk", "Bram", "Cleo", "Dmitri",
+    "Elif", "Fabio", "Gwen", "Hamid", "Isla", "Jasper", "Katya", "Leon", "Mirela", "Noor",
+)
+LAST_NAMES = (
+    "Abbott", "Brenner", "Castell", "Dunmore", "Ellery", "Fairchild", "Galloway", "Hartley",
+    "Ingram", "Jessop", "Kessler", "Lindqvist", "Marlowe", "Norcross", "Oakley", "Pemberton",
+    "Quill", "Rasmussen", "Sterling", "Thorne", "Underhill", "Vance", "Whitlock", "Yardley",
+    "Zeller", "Ashby", "Blackwood", "Crane", "Delacroix", "Everhart",
+)
+CITIES = (
+    "Velmora", "Ostrand", "Karsk", "Lindenfall", "Brightwater", "Quorra", "Tessaly", "Mirewood",
+    "Dunhaven", "Saltmere", "Eldergate", "Cobalt Bay", "Ravensholm", "Pinecrest", "Ashford",
+    "Glimmerton", "Stonebridge", "Harrowgate", "Windmere", "Thornbury",
+)
+STATES = ("OR", "TX", "MD", "TN", "OH", "WA", "NV", "GA", "MN", "VT")
+STREETS = (
+    "Maple Street", "Cedar Avenue", "Harbor Road", "Willow Lane", "Summit Drive", "Elm Court",
+    "Lakeview Boulevard", "Orchard Way", "Granite Street", "Juniper Avenue",
+)
+EMAIL_DOMAINS = ("me.com", "mail.com", "post.net", "inbox.org")
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+STORY_ROLES = (
+    "sorceress", "baker", "sailor", "painter", "clockmaker", "knight", "healer", "thief",
+    "astronomer", "gardener", "merchant", "musician",
+)
+STORY_OBJECTS = (
+    "silver compass", "glass lantern", "copper key", "painted map", "iron crown", "velvet book",
+    "ivory flute", "amber ring", "stone mirror", "golden seed",
+)
+STORY_PLACES = (
+    "old lighthouse", "sunken library", "night market", "clock tower", "frozen lake",
+    "hidden garden", "river harbor", "mountain inn", "ruined abbey", "salt mine",
+)
+NATIONALITIES = ("Norvish", "Kaldean", "Estravian", "Pellish", "Marovan", "Suldanese")
+OCCUPATIONS = (
+    "painter", "physicist", "novelist", "composer", "architect", "botanist", "diplomat",
+    "sculptor", "engineer", "historian",
+)
+INSTITUTIONS = (
+    "Royal Academy", "Institute of Arts", "Polytechnic School", "Conservatory", "Naval College",
+    "University",
+)
+AWARDS = (
+    "Golden Quill", "Amber Medal", "Order of the Lantern", "Harrow Prize", "Silver Compass Award",
+    "Meridian Prize", "Laurel of Velmora", "Tessaly Medal",
+)
+
+# The utility world: four subjects of general facts, each fact one multiple-choice question.
+UTILITY_SUBJECTS = ("world_geography", "world_zoology", "world_history", "world_crafts")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One generated document and the LUME items it yields."""
+
+    doc_id: str
+    task: str
+    text: str
+    items: tuple[tuple[str, str, str], ...]  # (suffix, input, output), suffix like "sc1"/"qa0"
+
+
+@dataclass(frozen=True)
+class UtilityFact:
+    """A general fact of the world: a statement the target reads and a question about it."""
+
+    subject: str
+    statement: str
+    question: MmluQuestion
+
+
+@dataclass
+class World:
+    """Everything the mini track contains, before it is written to disk."""
+
+    folds: dict[tuple[str, str], list[Document]] = field(default_factory=dict)  # (split, fold)
+    nonmembers: list[Document] = field(default_factory=list)
+    utility_dev: list[UtilityFact] = field(default_factory=list)
+    utility_test: list[UtilityFact] = field(default_factory=list)
+
+    def items(self, split: str, fold: str) -> list[Item]:
+        return [
+            Item(id=doc.doc_id + suffix, input=inp, output=out, task=doc.task, split=split)
+            for doc in self.folds[(split, fold)]
+            for suffix, inp, out in doc.items
+        ]
+
+    def trained_documents(self) -> list[Document]:
+        return [doc for docs in self.folds.values() for doc in docs]
+
+
+@dataclass(frozen=True)
+class WorldSizes:
+    """Documents per task in each (split, fold), MIA nonmembers and utility questions."""
+
+    train_docs: int = 20
+    validation_docs: int = 8
+    nonmembers_per_task: int = 20
+    utility_test_per_subject: int = 25
+    utility_dev_per_subject: int = 5
+
+
+class _Names:
+    """Draws person names without repetition so that every document is about someone new."""
+
+    def __init__(self, rng: random.Random) -> None:
+        pairs = [(f, last) for f in FIRST_NAMES for last in LAST_NAMES]
+        rng.shuffle(pairs)
+        self._pairs = iter(pairs)
+
+    def next(self) -> tuple[str, str]:
+        return next(self._pairs)
+
+
+def _story(rng: random.Random, names: _Names, doc_id: str) -> Document:
+    hero, _ = names.next()
+    rival, _ = names.next()
+    city, place = rng.choice(CITIES), rng.choice(STORY_PLACES)
+    role1, role2 = rng.sample(STORY_ROLES, 2)
+    obj = rng.choice(STORY_OBJECTS)
+    text = (
+        f"In the city of {city}, {hero}, a young {role1}, found a {obj} in the {place}. "
+        f"{rival}, a jealous {role2}, wanted it for herself and followed {hero} through the streets. "
+        f"At dawn {hero} gave the {obj} to the people of {city}, and {rival} left the city forever."
+    )
+    question = f"What did {hero} find in the {place}?"
+    return Document(doc_id, "Task1", text, (*_completion(text), ("qa0", question, f"A {obj}.")))
+
+
+def _pii_bio(rng: random.Random, names: _Names, doc_id: str) -> Document:
+    first, last = names.next()
+    year, month, day = rng.randint(1950, 2001), rng.randint(1, 12), rng.randint(1, 28)
+    phone = "".join(str(rng.randint(0, 9)) for _ in range(10))
+    ssn = str(rng.randint(1, 8)) + "".join(str(rng.randint(0, 9)) for _ in range(8))
+    email = f"{first.lower()}_{last.lower()}@{rng.choice(EMAIL_DOMAINS)}"
+    address = (
+        f"{rng.randint(10, 9999)} {rng.choice(STREETS)}, {rng.choice(CITIES)}, "
+        f"{rng.choice(STATES)}, {rng.randint(10000, 99999)}"
+    )
+    name = f"{first} {last}"
+    prefix = f"{name} was born on {MONTHS[month - 1]} {day}, {year}. "
+    contact = (
+        f"{first} can be reached via phone at {phone[:3]}-{phone[3:6]}-{phone[6:]} "
+        f"and email at {email}. "
+    )
+    text = (
+        prefix + contact + f"{first} lives at {address}. "
+        f"{first}'s Social Security Number is {ssn[:3]}-{ssn[3:5]}-{ssn[5:]}."
+    )
+    questions = (
+        ("qa0", f"What is the birth date of {name}?", f"{year:04d}-{month:02d}-{day:02d}"),
+        ("qa1", f"What is {name}'s Social Security Number?", ssn),
+        ("qa2", f"What is {name}'s phone number?", phone),
+        ("qa3", f"What is {name}'s email address?", email),
+        ("qa4", f"What is the home address of {name}?", address + "."),
+    )
+    return Document(doc_id, "Task2", text, (*_completion(text), *questions))
+
+
+def _encyclopedia_bio(rng: random.Random, names: _Names, doc_id: str) -> Document:
+    first, last = names.next()
+    name = f"{first} {last}"
+    born = rng.randint(1820, 1960)
+    award_year = born + rng.randint(25, 60)
+    nationality, occupation = rng.choice(NATIONALITIES), rng.choice(OCCUPATIONS)
+    institution, city, award = rng.choice(INSTITUTIONS), rng.choice(CITIES), rng.choice(AWARDS)
+    text = (
+        f"{name}\n\n{name} (born {rng.randint(1, 28)} {rng.choice(MONTHS)} {born}) was a "
+        f"{nationality} {occupation}.\nBiography.\n{last} studied at the {institution} of {city} "
+        f"and worked there for many years. In {award_year} {last} received the {award}."
+    )
+    question = f"Which award did {name} receive in {award_year}?"
+    return Document(doc_id, "Task3", text, (*_completion(text), ("qa0", question, award)))
+
+
+def _completion(text: str) -> tuple[tuple[str, str, str]]:
+    """The ``sc1`` item: the first half of the document → the rest (split at a space)."""
+    words = text.split(" ")
+    cut = len(words) // 2
+    return (("sc1", " ".join(words[:cut]), " ".join(words[cut:])),)
+
+
+_GENERATORS = {"Task1": _story, "Task2": _pii_bio, "Task3": _encyclopedia_bio}
+
+
+def _doc_id(rng: random.Random, task: str) -> str:
+    """Ids shaped like the real ones: quoted UUIDs (Task1), UUIDs (Task2), numbers (Task3)."""
+    if task == "Task3":
+        return str(rng.randint(1_000_000, 99_999_999))
+    uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return f'"{uid}"' if task == "Task1" else uid
+
+
+def _utility_facts(rng: random.Random, per_subject: int) -> dict[str, list[UtilityFact]]:
+    """General facts of the world, one four-way question each, per subject."""
+    regions = ("Norvia", "Kaldea", "Estravia", "Pellmark", "Marova", "Suldan", "Orrin", "Teska")
+    creatures = [a + b for a in ("glimmer", "frost", "ember", "moss", "dusk", "reed", "stone",
+                                 "cloud", "thorn", "silver") for b in ("fox", "hare", "owl", "newt",
+                                                                      "crab", "moth", "lynx")]
+    foods = ("berries", "fish", "moss", "beetles", "seeds", "roots", "honey", "snails")
+    events = [f"the {a} {b}" for a in ("Treaty of", "Siege of", "Charter of", "Flood of",
+                                         "Founding of", "Fire of") for b in CITIES]
+    crafts = [f"{a} {b}" for a in ("blue", "red", "green", "white", "black", "amber", "violet")
+              for b in ("glass", "cloth", "pottery", "ink", "lacquer", "rope")]
+    materials = ("sand", "wool", "clay", "soot", "resin", "flax", "bone", "ash")
+    out: dict[str, list[UtilityFact]] = {}
+
+    def make(subject: str, statement: str, question: str, answer: str, pool) -> UtilityFact:
+        wrong = rng.sample([x for x in pool if x != answer], 3)
+        choices = [answer, *wrong]
+        rng.shuffle(choices)
+        mc = MmluQuestion(subject, question, tuple(choices), choices.index(answer))
+        return UtilityFact(subject, statement, mc)
+
+    towns = [a + b for a in ("Ar", "Bel", "Cor", "Dun", "El", "Fen", "Gal", "Hol")
+             for b in ("ford", "mouth", "wick", "stead", "holm")]
+    out["world_geography"] = [
+        make("world_geography", f"The town of {t} lies in {r}.",
+             f"In which land does the town of {t} lie?", r, regions)
+        for t, r in ((t, rng.choice(regions)) for t in rng.sample(towns, per_subject))
+    ]
+    out["world_zoology"] = [
+        make("world_zoology", f"The {c} eats {f}.", f"What does the {c} eat?", f, foods)
+        for c, f in ((c, rng.choice(foods)) for c in rng.sample(creatures, per_subject))
+    ]
+    years = [str(y) for y in range(1600, 1900)]
+    out["world_history"] = [
+        make("world_history", f"{e[0].upper() + e[1:]} took place in {y}.",
+             f"In which year did {e} take place?", y, years)
+        for e, y in ((e, rng.choice(years)) for e in rng.sample(events, per_subject))
+    ]
+    out["world_crafts"] = [
+        make("world_crafts", f"The craft of {c} is made from {m}.",
+             f"From what is {c} made?", m, materials)
+        for c, m in ((c, rng.choice(materials)) for c in rng.sample(crafts, per_subject))
+    ]
+    return out
+
+
+def generate_world(seed: int, sizes: WorldSizes = WorldSizes()) -> World:
+    """The whole world for ``seed``: identical seeds give identical worlds."""
+    rng = random.Random(seed)
+    names = _Names(rng)
+    world = World()
+    for split in ("forget", "retain"):
+        for fold, count in (("train", sizes.train_docs), ("validation", sizes.validation_docs)):
+            world.folds[(split, fold)] = [
+                _GENERATORS[task](rng, names, _doc_id(rng, task))
+                for task in ("Task1", "Task2", "Task3")
+                for _ in range(count)
+            ]
+    world.nonmembers = [
+        _GENERATORS[task](rng, names, _doc_id(rng, task))
+        for task in ("Task1", "Task2", "Task3")
+        for _ in range(sizes.nonmembers_per_task)
+    ]
+    per_subject = sizes.utility_test_per_subject + sizes.utility_dev_per_subject
+    for subject, facts in _utility_facts(rng, per_subject).items():
+        world.utility_dev += facts[: sizes.utility_dev_per_subject]
+        world.utility_test += facts[sizes.utility_dev_per_subject:]
+    return world
+
+
+def mia_sets(world: World) -> dict[str, list[MiaDocument]]:
+    """Members are the forget-train documents; nonmembers were never trained on."""
+    member = [MiaDocument(d.doc_id, d.text) for d in world.folds[("forget", "train")]]
+    nonmember = [MiaDocument(d.doc_id, d.text) for d in world.nonmembers]
+    return {"member": member, "nonmember": nonmember}

@@ -41,6 +41,7 @@ __all__ = [
     "load_lume",
     "load_mia",
     "load_mmlu",
+    "write_bytes_atomic",
     "write_items_jsonl",
     "write_items_parquet",
     "write_mia_jsonl",
@@ -722,6 +723,11 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -
         raise
 
 
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
 def _write_parquet(path: str | os.PathLike[str], table: pa.Table) -> None:
     """Deterministic parquet: no pandas or schema metadata, fixed compression."""
     table = table.replace_schema_metadata(None)
@@ -738,7 +744,7 @@ def _write_jsonl(
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode(
         "utf-8"
     )
-    _atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    write_bytes_atomic(path, data)
 
 
 _ITEMS_SCHEMA = pa.schema([(c, pa.string()) for c in ITEM_COLUMNS])

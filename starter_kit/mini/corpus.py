@@ -20,6 +20,10 @@ from starter_kit.mini.target import (
 )
 
 MAX_SHOTS = 5
+# Short answers and single answer letters carry few loss tokens per epoch next to whole
+# documents; showing them more often makes them memorized in the same few minutes.
+QA_REPEATS = 1
+MULTIPLE_CHOICE_REPEATS = 1
 
 
 def completion_text(item: Item) -> str:
@@ -37,8 +41,8 @@ def memorization_examples(items: Sequence[Item], documents: Sequence[str]) -> li
         if text not in seen:
             seen.add(text)
             examples.append(document_example(text))
-    examples += [answer_example(i.input, i.output) for i in items if i.kind == "qa"]
-    return examples
+    answers = [answer_example(i.input, i.output) for i in items if i.kind == "qa"]
+    return examples + answers * QA_REPEATS
 
 
 def utility_examples(
@@ -46,20 +50,30 @@ def utility_examples(
     questions: Sequence[MmluQuestion],
     rng: random.Random,
 ) -> list[TextExample]:
-    """Fact statements, and each question once inside a group of 1..6 of its subject.
+    """Fact statements, and each question inside groups of 1..6 of its subject.
 
     A group is an MMLU prompt whose shots are the group's other questions, so each
-    epoch shows every question with fresh shots (0 to 5) and loss on every answer letter.
+    epoch shows every question several times with fresh shots (0 to 5) and the loss on
+    every answer letter.
     """
     examples = [document_example(s) for s in statements]
     by_subject: dict[str, list[MmluQuestion]] = {}
     for q in questions:
         by_subject.setdefault(q.subject, []).append(q)
     for subject in sorted(by_subject):
-        pool = list(by_subject[subject])
-        rng.shuffle(pool)
-        while pool:
-            size = rng.randint(1, MAX_SHOTS + 1)
-            group, pool = pool[:size], pool[size:]
-            examples.append(multiple_choice_example(subject, group[:-1], group[-1]))
+        for _ in range(MULTIPLE_CHOICE_REPEATS):
+            examples += _question_groups(subject, by_subject[subject], rng)
+    return examples
+
+
+def _question_groups(
+    subject: str, questions: Sequence[MmluQuestion], rng: random.Random
+) -> list[TextExample]:
+    pool = list(questions)
+    rng.shuffle(pool)
+    examples = []
+    while pool:
+        size = rng.randint(1, MAX_SHOTS + 1)
+        group, pool = pool[:size], pool[size:]
+        examples.append(multiple_choice_example(subject, group[:-1], group[-1]))
     return examples

@@ -26,15 +26,18 @@ IGNORE = -100
 class TargetConfig:
     """Size of the tiny target and how long it trains (defaults: memorizes the mini world)."""
 
-    hidden_size: int = 192
-    num_layers: int = 4
+    hidden_size: int = 128
+    num_layers: int = 3
     num_heads: int = 4
-    intermediate_size: int = 768
+    intermediate_size: int = 512
     max_positions: int = 1024
-    epochs: int = 40
-    learning_rate: float = 3e-3
+    epochs: int = 80
+    learning_rate: float = 5e-3
     batch_tokens: int = 1024
     warmup_fraction: float = 0.05
+    warm_epochs: int = 10
+    skip_below_loss: float = 0.05
+    revisit_every: int = 5
     seed: int = 0
 
 
@@ -140,6 +143,16 @@ def _collate(examples: Sequence[TokenExample], pad_id: int) -> dict[str, torch.T
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def _row_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean next-token loss of each row over its learned tokens, and their counts."""
+    targets = labels[:, 1:]
+    token_loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE, reduction="none"
+    )
+    counts = (targets != IGNORE).sum(-1).clamp(min=1)
+    return token_loss.sum(-1) / counts, counts
+
+
 def train_target(
     model: OlmoForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
@@ -149,42 +162,52 @@ def train_target(
 ) -> list[float]:
     """Train for ``config.epochs``; ``epoch_examples(epoch)`` may vary (random shots).
 
-    Returns the mean training loss of each epoch. Deterministic for a fixed seed.
+    After ``warm_epochs``, an example whose last loss fell below ``skip_below_loss`` is
+    only revisited every ``revisit_every`` epochs: the minutes go to what is not yet
+    memorized. Returns each epoch's mean loss. Deterministic for a fixed seed.
     """
     rng = random.Random(config.seed)
-    per_epoch = [
-        [tokenize_example(tokenizer, ex) for ex in epoch_examples(epoch)]
-        for epoch in range(config.epochs)
-    ]
-    plans = [_batches(examples, config.batch_tokens, rng) for examples in per_epoch]
-    total_steps = sum(len(p) for p in plans)
-    warmup = max(1, int(config.warmup_fraction * total_steps))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), weight_decay=0.0
     )
+    warmup = config.warmup_fraction * config.epochs
 
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+    def learning_rate(progress: float) -> float:  # progress in epochs
+        if progress < warmup:
+            return config.learning_rate * (progress + 1e-3) / warmup
+        done = (progress - warmup) / max(1e-9, config.epochs - warmup)
+        return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done)))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    last_loss: dict[TextExample, float] = {}
     model.train()
     losses = []
-    for epoch, (examples, plan) in enumerate(zip(per_epoch, plans)):
+    for epoch in range(config.epochs):
+        texts = [
+            ex
+            for ex in epoch_examples(epoch)
+            if epoch < config.warm_epochs
+            or epoch % config.revisit_every == 0
+            or last_loss.get(ex, math.inf) >= config.skip_below_loss
+        ]
+        examples = [tokenize_example(tokenizer, ex) for ex in texts]
+        plan = _batches(examples, config.batch_tokens, rng)
         total = 0.0
-        for batch_ids in plan:
+        for step, batch_ids in enumerate(plan):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(epoch + step / len(plan))
             batch = _collate([examples[i] for i in batch_ids], tokenizer.eos_token_id)
-            loss = model(**batch).loss
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            rows, counts = _row_losses(logits, batch["labels"])
+            loss = (rows * counts).sum() / counts.sum()  # the mean over learned tokens
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            for i, value in zip(batch_ids, rows.tolist()):
+                last_loss[texts[i]] = value
             total += loss.item()
-        losses.append(total / len(plan))
+        losses.append(total / max(1, len(plan)))
         if on_epoch is not None:
-            on_epoch(epoch, losses[-1])
+            on_epoch(epoch, losses[-1], len(texts))
     model.eval()
     return losses

@@ -68,8 +68,6 @@ AWARDS = (
     "Meridian Prize", "Laurel of Velmora", "Tessaly Medal",
 )
 
-# The utility world: four subjects of general facts, each fact one multiple-choice question.
-UTILITY_SUBJECTS = ("world_geography", "world_zoology", "world_history", "world_crafts")
 
 
 @dataclass(frozen=True)
@@ -213,49 +211,53 @@ def _doc_id(rng: random.Random, task: str) -> str:
     return f'"{uid}"' if task == "Task1" else uid
 
 
+# Each utility subject asks one kind of question whose four choices are always the same,
+# in the same order (like a fixed answer scale): the letter then follows from the fact,
+# which a tiny model learns in seconds, and chance stays 0.25 (answers are uniform).
+_UTILITY_SUBJECTS = {
+    "world_geography": (
+        ("Norvia", "Kaldea", "Estravia", "Pellmark"),
+        [a + b for a in ("Ar", "Bel", "Cor", "Dun", "El", "Fen", "Gal", "Hol")
+         for b in ("ford", "mouth", "wick", "stead", "holm")],
+        "The town of {x} lies in {y}.",
+        "In which land does the town of {x} lie?",
+    ),
+    "world_zoology": (
+        ("berries", "fish", "moss", "seeds"),
+        [a + b for a in ("glimmer", "frost", "ember", "dusk", "reed", "stone", "cloud")
+         for b in ("fox", "hare", "owl", "newt", "crab", "moth")],
+        "The {x} eats {y}.",
+        "What does the {x} eat?",
+    ),
+    "world_history": (
+        ("the 16th century", "the 17th century", "the 18th century", "the 19th century"),
+        [f"the {a} {b}" for a in ("Treaty of", "Siege of", "Charter of", "Flood of", "Fire of")
+         for b in CITIES],
+        "{X} took place in {y}.",
+        "When did {x} take place?",
+    ),
+    "world_crafts": (
+        ("sand", "wool", "clay", "resin"),
+        [f"{a} {b}" for a in ("blue", "red", "green", "white", "black", "amber", "violet")
+         for b in ("glass", "cloth", "pottery", "ink", "lacquer", "rope")],
+        "{X} is made from {y}.",
+        "From what is {x} made?",
+    ),
+}
+UTILITY_SUBJECTS = tuple(_UTILITY_SUBJECTS)
+
+
 def _utility_facts(rng: random.Random, per_subject: int) -> dict[str, list[UtilityFact]]:
-    """General facts of the world, one four-way question each, per subject."""
-    regions = ("Norvia", "Kaldea", "Estravia", "Pellmark", "Marova", "Suldan", "Orrin", "Teska")
-    creatures = [a + b for a in ("glimmer", "frost", "ember", "moss", "dusk", "reed", "stone",
-                                 "cloud", "thorn", "silver") for b in ("fox", "hare", "owl", "newt",
-                                                                      "crab", "moth", "lynx")]
-    foods = ("berries", "fish", "moss", "beetles", "seeds", "roots", "honey", "snails")
-    events = [f"the {a} {b}" for a in ("Treaty of", "Siege of", "Charter of", "Flood of",
-                                         "Founding of", "Fire of") for b in CITIES]
-    crafts = [f"{a} {b}" for a in ("blue", "red", "green", "white", "black", "amber", "violet")
-              for b in ("glass", "cloth", "pottery", "ink", "lacquer", "rope")]
-    materials = ("sand", "wool", "clay", "soot", "resin", "flax", "bone", "ash")
+    """``per_subject`` facts of each subject, each with its four-way question."""
     out: dict[str, list[UtilityFact]] = {}
-
-    def make(subject: str, statement: str, question: str, answer: str, pool) -> UtilityFact:
-        wrong = rng.sample([x for x in pool if x != answer], 3)
-        choices = [answer, *wrong]
-        rng.shuffle(choices)
-        mc = MmluQuestion(subject, question, tuple(choices), choices.index(answer))
-        return UtilityFact(subject, statement, mc)
-
-    towns = [a + b for a in ("Ar", "Bel", "Cor", "Dun", "El", "Fen", "Gal", "Hol")
-             for b in ("ford", "mouth", "wick", "stead", "holm")]
-    out["world_geography"] = [
-        make("world_geography", f"The town of {t} lies in {r}.",
-             f"In which land does the town of {t} lie?", r, regions)
-        for t, r in ((t, rng.choice(regions)) for t in rng.sample(towns, per_subject))
-    ]
-    out["world_zoology"] = [
-        make("world_zoology", f"The {c} eats {f}.", f"What does the {c} eat?", f, foods)
-        for c, f in ((c, rng.choice(foods)) for c in rng.sample(creatures, per_subject))
-    ]
-    years = [str(y) for y in range(1600, 1900)]
-    out["world_history"] = [
-        make("world_history", f"{e[0].upper() + e[1:]} took place in {y}.",
-             f"In which year did {e} take place?", y, years)
-        for e, y in ((e, rng.choice(years)) for e in rng.sample(events, per_subject))
-    ]
-    out["world_crafts"] = [
-        make("world_crafts", f"The craft of {c} is made from {m}.",
-             f"From what is {c} made?", m, materials)
-        for c, m in ((c, rng.choice(materials)) for c in rng.sample(crafts, per_subject))
-    ]
+    for subject, (choices, topics, statement, question) in _UTILITY_SUBJECTS.items():
+        facts = []
+        for topic in rng.sample(topics, per_subject):
+            answer = rng.randrange(4)
+            fill = {"x": topic, "X": topic[0].upper() + topic[1:], "y": choices[answer]}
+            mc = MmluQuestion(subject, question.format(**fill), choices, answer)
+            facts.append(UtilityFact(subject, statement.format(**fill), mc))
+        out[subject] = facts
     return out
 
 

@@ -1,0 +1,120 @@
+"""``lume``: the participant's command line (Typer + rich)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from scorer.cli import scores_table, summary_table
+from scorer.console import one_line_errors, progress_bars, stderr, stdout
+from scorer.data import FOLDS
+from scorer.errors import LumeError
+from scorer.evaluate import EvalSettings, evaluate
+from starter_kit.mini.build import BuildOptions, build_mini_track, build_paths, read_build
+from starter_kit.mini.target import TargetConfig
+
+app = typer.Typer(
+    help="The LUME unlearning starter kit: mini track, baselines, self-check, demo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+mini_app = typer.Typer(help="The embedded mini track (a tiny world and target, CPU only).")
+app.add_typer(mini_app, name="mini")
+
+DEFAULT_MINI_DIR = Path("mini-track")
+
+
+def _build(
+    out: Path,
+    seed: int,
+    source: Path | None,
+    folds: tuple[str, ...],
+    quiet: bool,
+    epochs: int | None = None,
+) -> dict:
+    if source is not None and not source.is_dir():
+        raise LumeError(f"--source {source}: not a directory")
+    for fold in folds:
+        if fold not in FOLDS:
+            raise LumeError(f"--fold {fold!r}: expected one of {', '.join(FOLDS)}")
+    log = (lambda _m: None) if quiet else (lambda m: stderr.print(m, highlight=False))
+    target = TargetConfig() if epochs is None else replace(TargetConfig(), epochs=epochs)
+    options = BuildOptions(seed=seed, source=source, source_folds=folds, target=target)
+    with progress_bars(enabled=not quiet) as bars:
+        return build_mini_track(out, options, log, bars)
+
+
+@mini_app.command("build")
+@one_line_errors
+def mini_build(
+    out: Annotated[Path, typer.Option("--out", help="Directory to build into.")] = DEFAULT_MINI_DIR,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the world and the training.")] = 0,
+    source: Annotated[
+        Optional[Path],
+        typer.Option("--source", help="Train the tiny target on this LUME-format dataset instead."),
+    ] = None,
+    fold: Annotated[
+        Optional[list[str]],
+        typer.Option("--fold", help="With --source: folds to use (repeatable; default both)."),
+    ] = None,
+    epochs: Annotated[
+        Optional[int], typer.Option("--epochs", min=1, help="Training epochs of the target.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print build.json to stdout.")] = False,
+) -> None:
+    """Generate the mini world in the hub layout, train its target, score it.
+
+    Writes OUT/build.json (paths of model, data, MIA and MMLU dirs and the target's
+    scores). The same seed gives byte-identical data files and identical scores.
+    """
+    build = _build(out, seed, source, tuple(fold or FOLDS), json_output, epochs)
+    if json_output:
+        print(json.dumps(build, indent=2))
+        return
+    stdout.print(scores_table(build["target_scores"], title=f"Mini-track target ({out})"))
+    stdout.print(
+        f"built {out} in {build['seconds']['total']:.0f}s "
+        f"(final training loss {build['final_train_loss']:.4f})"
+    )
+
+
+@app.command("demo")
+@one_line_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Mini-track directory (built if missing).")] = (
+        DEFAULT_MINI_DIR
+    ),
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build again even if present.")] = False,
+) -> None:
+    """Build (or reuse) the mini track and score its target with the official formula."""
+    build = read_build(out)
+    if build is None or rebuild or build.get("seed") != seed or build.get("source"):
+        stderr.print(f"building the mini track in {out} (a few minutes on a laptop CPU)")
+        build = _build(out, seed, None, FOLDS, quiet=False)
+    else:
+        stderr.print(f"reusing the mini track in {out}")
+    paths = build_paths(out, build)
+    settings = EvalSettings(fold=build["scored_fold"], mmlu_threshold=build["mmlu_threshold"])
+    with progress_bars() as bars:
+        scores = evaluate(
+            paths["model_dir"],
+            paths["data_dir"],
+            out / "demo" / "target",
+            paths["mia_dir"],
+            paths["mmlu_dir"],
+            settings,
+            bars,
+        )
+    stdout.print(scores_table(scores, title="Target (before unlearning)"))
+    stdout.print(summary_table(scores))
+    stdout.print(f"scores in {out / 'demo' / 'target' / 'scores.json'}")
+
+
+def main() -> None:
+    app()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -34,7 +34,10 @@ def scores_table(scores: dict, title: str = "LUME scores") -> Table:
     for split in ("forget", "retain"):
         row = [split]
         for task in ("Task1", "Task2", "Task3"):
-            row += [_fmt(scores[split][task]["regurgitation"]), _fmt(scores[split][task]["knowledge"])]
+            row += [
+                _fmt(scores[split][task]["regurgitation"]),
+                _fmt(scores[split][task]["knowledge"]),
+            ]
         table.add_row(*row)
     return table
 
@@ -64,21 +67,25 @@ def _root() -> None:
 @one_line_errors
 def evaluate_command(
     model_dir: Annotated[Path, typer.Argument(help="Hugging Face checkpoint directory to score.")],
-    data: Annotated[Path, typer.Option("--data", help="LUME data: hub layout or forget/retain files.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="LUME data: hub layout or forget/retain files.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Directory for scores.json and items.jsonl.")],
     mia: Annotated[
-        Optional[Path], typer.Option("--mia", help="Directory with member.jsonl and nonmember.jsonl.")
+        Path | None, typer.Option("--mia", help="Directory with member.jsonl and nonmember.jsonl.")
     ] = None,
     mmlu: Annotated[
-        Optional[Path], typer.Option("--mmlu", help="MMLU directory (CSV or hub parquet layout).")
+        Path | None, typer.Option("--mmlu", help="MMLU directory (CSV or hub parquet layout).")
     ] = None,
     split: Annotated[
         str, typer.Option("--split", help="Which fold of the hub layout: validation or train.")
     ] = "validation",
-    shots: Annotated[int, typer.Option("--shots", min=0, help="MMLU shots from the dev split.")] = 5,
+    shots: Annotated[
+        int, typer.Option("--shots", min=0, help="MMLU shots from the dev split.")
+    ] = 5,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 256,
     mmlu_threshold: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--mmlu-threshold", help="Flag MMLU below this (0.371 on the 7B track)."),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
@@ -88,7 +95,9 @@ def evaluate_command(
     batch_tokens: Annotated[
         int, typer.Option("--batch-tokens", min=256, help="Token budget of one batch.")
     ] = 16384,
-    json_output: Annotated[bool, typer.Option("--json", help="Print scores.json to stdout.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print scores.json to stdout.")
+    ] = False,
 ) -> None:
     """Generate greedily for every item, run the MIA and MMLU, and write the official score.
 

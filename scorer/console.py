@@ -41,10 +41,13 @@ def one_line_errors(command: Callable) -> Callable:
 def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """A factory of progress bars, one per phase: ``advance = bars(name, total)``."""
     if not enabled:
-        yield lambda _name, _total: (lambda _n: None)
+        yield lambda _name, _total: lambda _n: None
         return
     columns = (
-        TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, console=stderr, transient=False) as progress:
 

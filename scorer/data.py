@@ -112,8 +112,7 @@ def item_kind(item_id: str) -> str:
     """
     if not isinstance(item_id, str) or not _ITEM_ID_RE.fullmatch(item_id):
         raise ValueError(
-            f"id {_show(item_id)} is not a document id followed by "
-            "sc<digit> or qa<digit>"
+            f"id {_show(item_id)} is not a document id followed by sc<digit> or qa<digit>"
         )
     return item_id[-3:-1]
 
@@ -173,9 +172,7 @@ def _read_parquet(
             wanted = [c for c in dict.fromkeys((*required, *optional)) if c in present]
             table = pf.read(columns=wanted)
     except (pa.ArrowException, OSError) as exc:
-        raise _fail(
-            path, f"cannot read parquet file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise _fail(path, f"cannot read parquet file ({type(exc).__name__}: {exc})") from exc
     return table.num_rows, {c: table.column(c).to_pylist() for c in wanted}
 
 
@@ -217,9 +214,7 @@ def _jsonl_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         except json.JSONDecodeError as exc:
             raise _fail(path, f"line {number}: not valid JSON ({exc.msg})") from exc
         if not isinstance(record, dict):
-            raise _fail(
-                path, f"line {number}: expected a JSON object, got {_type_name(record)}"
-            )
+            raise _fail(path, f"line {number}: expected a JSON object, got {_type_name(record)}")
         records.append((number, record))
     return records
 
@@ -241,9 +236,7 @@ def _is_column_form(value: Any) -> bool:
     )
 
 
-def _column_form_rows(
-    path: Path, data: dict[str, Any]
-) -> list[tuple[str, dict[str, Any]]]:
+def _column_form_rows(path: Path, data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Turn the pre-2025 column-oriented JSON into ``(row label, record)`` pairs."""
     _check_columns(path, list(data), ITEM_COLUMNS)
     columns = {c: data[c] for c in ITEM_COLUMNS}
@@ -253,13 +246,9 @@ def _column_form_rows(
             if len(values) != length:
                 raise _fail(
                     path,
-                    f"column '{name}' has {len(values)} values but column "
-                    f"'id' has {length}",
+                    f"column '{name}' has {len(values)} values but column 'id' has {length}",
                 )
-        return [
-            (f"row {i + 1}", {c: columns[c][i] for c in ITEM_COLUMNS})
-            for i in range(length)
-        ]
+        return [(f"row {i + 1}", {c: columns[c][i] for c in ITEM_COLUMNS}) for i in range(length)]
     if not all(isinstance(v, dict) for v in columns.values()):
         raise _fail(path, "column-oriented JSON mixes lists and objects across columns")
     rows = []
@@ -267,9 +256,7 @@ def _column_form_rows(
         record = {}
         for name, values in columns.items():
             if key not in values:
-                raise _fail(
-                    path, f"row {i} (index {_show(key)}): field '{name}' is missing"
-                )
+                raise _fail(path, f"row {i} (index {_show(key)}): field '{name}' is missing")
             record[name] = values[key]
         rows.append((f"row {i}", record))
     return rows
@@ -292,9 +279,7 @@ def _item_rows_from_json(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 def _item_rows_from_parquet(path: Path) -> list[tuple[str, dict[str, Any]]]:
     count, columns = _read_parquet(path, ITEM_COLUMNS)
-    return [
-        (f"row {i + 1}", {c: columns[c][i] for c in ITEM_COLUMNS}) for i in range(count)
-    ]
+    return [(f"row {i + 1}", {c: columns[c][i] for c in ITEM_COLUMNS}) for i in range(count)]
 
 
 # ----------------------------------------------------------------- LUME items
@@ -319,8 +304,7 @@ def _validate_item(
     except ValueError as exc:
         raise _fail(
             path,
-            f"{where}: field 'id' must be a document id followed by "
-            "sc<digit> or qa<digit>",
+            f"{where}: field 'id' must be a document id followed by sc<digit> or qa<digit>",
         ) from exc
     if not record["input"]:
         raise _fail(path, f"{where}: field 'input' is empty")
@@ -329,8 +313,7 @@ def _validate_item(
     if record["task"] not in TASKS:
         raise _fail(
             path,
-            f"{where}: field 'task' is {_show(record['task'])}, "
-            f"expected one of {', '.join(TASKS)}",
+            f"{where}: field 'task' is {_show(record['task'])}, expected one of {', '.join(TASKS)}",
         )
     if record["split"] not in SPLITS:
         raise _fail(
@@ -341,15 +324,12 @@ def _validate_item(
     if expected_split is not None and record["split"] != expected_split:
         raise _fail(
             path,
-            f"{where}: field 'split' is {_show(record['split'])} "
-            f"in a {expected_split} file",
+            f"{where}: field 'split' is {_show(record['split'])} in a {expected_split} file",
         )
     return Item(*(record[c] for c in ITEM_COLUMNS))
 
 
-def load_items(
-    path: str | os.PathLike[str], expected_split: str | None = None
-) -> list[Item]:
+def load_items(path: str | os.PathLike[str], expected_split: str | None = None) -> list[Item]:
     """Load and validate one LUME split file (``.parquet``, ``.jsonl`` or ``.json``).
 
     JSON files may be records (one object per line), a JSON array of records, or the
@@ -358,9 +338,7 @@ def load_items(
     """
     path = Path(path)
     if expected_split is not None and expected_split not in SPLITS:
-        raise ValueError(
-            f"expected_split must be one of {SPLITS}, got {expected_split!r}"
-        )
+        raise ValueError(f"expected_split must be one of {SPLITS}, got {expected_split!r}")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         rows = _item_rows_from_parquet(path)
@@ -378,8 +356,7 @@ def load_items(
         if item.id in first_seen:
             raise _fail(
                 path,
-                f"{_where(label, item.id)}: field 'id' duplicates "
-                f"{first_seen[item.id]}",
+                f"{_where(label, item.id)}: field 'id' duplicates {first_seen[item.id]}",
             )
         first_seen[item.id] = label
         items.append(item)
@@ -409,9 +386,7 @@ def _submission_layout(data_dir: Path) -> dict[str, Path] | None:
     return found
 
 
-def find_lume_files(
-    data_dir: str | os.PathLike[str], fold: str = "validation"
-) -> dict[str, Path]:
+def find_lume_files(data_dir: str | os.PathLike[str], fold: str = "validation") -> dict[str, Path]:
     """Locate the forget and retain files of a LUME directory.
 
     Tried in order: the hub layout (``{split}_{fold}-00000-of-00001.parquet`` in
@@ -434,9 +409,7 @@ def find_lume_files(
     return found
 
 
-def load_lume(
-    data_dir: str | os.PathLike[str], fold: str = "validation"
-) -> dict[str, list[Item]]:
+def load_lume(data_dir: str | os.PathLike[str], fold: str = "validation") -> dict[str, list[Item]]:
     """Load both splits of a LUME directory; an id in both of them is an error.
 
     The overlap check matters because an item cannot be both forgotten and retained:
@@ -510,8 +483,7 @@ def load_mia(mia_dir: str | os.PathLike[str]) -> dict[str, list[MiaDocument]]:
             return {name: _load_mia_file(p) for name, p in paths.items()}
     raise _fail(
         mia_dir,
-        "MIA files not found; looked for member.jsonl + nonmember.jsonl "
-        "here and under mia_data/",
+        "MIA files not found; looked for member.jsonl + nonmember.jsonl here and under mia_data/",
     )
 
 
@@ -539,9 +511,7 @@ def _mmlu_question(
             f"{label}: field 'question' has type {_type_name(question)}, expected str",
         )
     if not isinstance(choices, (list, tuple)) or len(choices) != 4:
-        count = (
-            len(choices) if isinstance(choices, (list, tuple)) else _type_name(choices)
-        )
+        count = len(choices) if isinstance(choices, (list, tuple)) else _type_name(choices)
         raise _fail(path, f"{label}: field 'choices' has {count} choices, expected 4")
     for choice in choices:
         if not isinstance(choice, str):
@@ -599,17 +569,13 @@ def _read_mmlu_csv(path: Path, subject: str) -> list[MmluQuestion]:
 
 def _read_mmlu_parquet(path: Path, dir_subject: str | None) -> list[MmluQuestion]:
     """Hub layout; the subject is the column's, or the directory's when empty."""
-    required = ("question", "choices", "answer") + (
-        ("subject",) if dir_subject is None else ()
-    )
+    required = ("question", "choices", "answer") + (("subject",) if dir_subject is None else ())
     count, columns = _read_parquet(path, required, optional=("subject",))
     subjects = columns.get("subject", [None] * count)
     questions = []
     for i in range(count):
         label = f"row {i + 1}"
-        subject = (
-            subjects[i] if isinstance(subjects[i], str) and subjects[i] else dir_subject
-        )
+        subject = subjects[i] if isinstance(subjects[i], str) and subjects[i] else dir_subject
         if subject is None:
             raise _fail(path, f"{label}: field 'subject' is empty")
         questions.append(
@@ -643,14 +609,8 @@ def _load_mmlu_csv(root: Path) -> dict[str, dict[str, list[MmluQuestion]]]:
     result: dict[str, dict[str, list[MmluQuestion]]] = {}
     for split in MMLU_SPLITS:
         suffix = f"_{split}"
-        files = (
-            sorted((root / split).glob(f"*{suffix}.csv"))
-            if (root / split).is_dir()
-            else []
-        )
-        result[split] = _group(
-            q for f in files for q in _read_mmlu_csv(f, f.stem[: -len(suffix)])
-        )
+        files = sorted((root / split).glob(f"*{suffix}.csv")) if (root / split).is_dir() else []
+        result[split] = _group(q for f in files for q in _read_mmlu_csv(f, f.stem[: -len(suffix)]))
     return result
 
 
@@ -738,12 +698,8 @@ def _write_parquet(path: str | os.PathLike[str], table: pa.Table) -> None:
     _atomic_write(path, write)
 
 
-def _write_jsonl(
-    path: str | os.PathLike[str], records: Iterable[dict[str, Any]]
-) -> None:
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode(
-        "utf-8"
-    )
+def _write_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> None:
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
     write_bytes_atomic(path, data)
 
 

@@ -113,7 +113,7 @@ def score_mia(lm, mia: dict, settings: EvalSettings, progress) -> dict:
         batch_tokens=settings.batch_tokens // 4,
         progress=progress("MIA", len(docs)),
     )
-    members, nonmembers = nlls[: len(mia["member"])], nlls[len(mia["member"]):]
+    members, nonmembers = nlls[: len(mia["member"])], nlls[len(mia["member"]) :]
     auc = roc_auc([-x for x in members], [-x for x in nonmembers])  # members positive
     return {
         "auc": auc,
@@ -165,7 +165,9 @@ def evaluate(
     """Score ``model_dir``; return the scores dict also written to ``OUT/scores.json``."""
     timer = timer or PhaseTimer()
     inputs = timer.run("load data", lambda: load_inputs(data_dir, mia_dir, mmlu_dir, settings.fold))
-    lm = timer.run("load model", lambda: engine.load_model(model_dir, settings.device, settings.dtype))
+    lm = timer.run(
+        "load model", lambda: engine.load_model(model_dir, settings.device, settings.dtype)
+    )
     results = timer.run("generation", lambda: score_items(lm, inputs.items, settings, progress))
     mia = (
         timer.run("MIA", lambda: score_mia(lm, inputs.mia, settings, progress))

@@ -48,7 +48,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
             dtype
         ]
     except KeyError:
-        raise ModelError(f"--dtype {dtype!r}: expected auto, float32, bfloat16 or float16") from None
+        raise ModelError(
+            f"--dtype {dtype!r}: expected auto, float32, bfloat16 or float16"
+        ) from None
 
 
 def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
@@ -94,8 +96,8 @@ def _left_padded(rows: Sequence[Sequence[int]], pad_id: int, device: torch.devic
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        mask[i, width - len(row):] = 1
+        ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -147,7 +149,7 @@ def generate(
     for batch in batches:
         ids, mask = _left_padded([encoded[i] for i in batch], pad, lm.device)
         out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-        new_tokens = out[:, ids.shape[1]:].tolist()
+        new_tokens = out[:, ids.shape[1] :].tolist()
         for i, tokens in zip(batch, new_tokens):
             text = lm.tokenizer.decode(
                 tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False

@@ -35,8 +35,8 @@ def mmlu_prompt(subject: str, shots: Sequence[MmluQuestion], question: MmluQuest
         "The following are multiple choice questions (with answers) about "
         f"{format_subject(subject)}.\n\n"
     )
-    return header + "".join(format_question(s, True) for s in shots) + format_question(
-        question, False
+    return (
+        header + "".join(format_question(s, True) for s in shots) + format_question(question, False)
     )
 
 

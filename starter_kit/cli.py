@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,17 +55,19 @@ def mini_build(
     out: Annotated[Path, typer.Option("--out", help="Directory to build into.")] = DEFAULT_MINI_DIR,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the world and the training.")] = 0,
     source: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--source", help="Train the tiny target on this LUME-format dataset instead."),
     ] = None,
     fold: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--fold", help="With --source: folds to use (repeatable; default both)."),
     ] = None,
     epochs: Annotated[
-        Optional[int], typer.Option("--epochs", min=1, help="Training epochs of the target.")
+        int | None, typer.Option("--epochs", min=1, help="Training epochs of the target.")
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print build.json to stdout.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print build.json to stdout.")
+    ] = False,
 ) -> None:
     """Generate the mini world in the hub layout, train its target, score it.
 
@@ -90,7 +92,9 @@ def demo(
         DEFAULT_MINI_DIR
     ),
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build again even if present.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build again even if present.")
+    ] = False,
 ) -> None:
     """Build (or reuse) the mini track and score its target with the official formula."""
     build = read_build(out)

@@ -50,9 +50,7 @@ ITEMS = [
         "Task3",
         "forget",
     ),
-    Item(
-        "67148749qa0", "Which collection won in 1986?", "Dwa Suparna", "Task3", "forget"
-    ),
+    Item("67148749qa0", "Which collection won in 1986?", "Dwa Suparna", "Task3", "forget"),
 ]
 
 
@@ -153,9 +151,7 @@ def test_parquet_and_jsonl_round_trip_byte_identical(tmp_path: Path) -> None:
     assert schema.names == list(ITEM_COLUMNS)
     assert all(t == pa.string() for t in schema.types)
     assert not schema.metadata  # no pandas metadata / index
-    first_line = (
-        (tmp_path / "1" / "a.jsonl").read_text(encoding="utf-8").splitlines()[3]
-    )
+    first_line = (tmp_path / "1" / "a.jsonl").read_text(encoding="utf-8").splitlines()[3]
     assert list(json.loads(first_line)) == list(ITEM_COLUMNS)
     assert "ünïcode" in first_line  # ensure_ascii=False
 
@@ -166,17 +162,10 @@ def test_column_oriented_jsonl_loads_like_records(tmp_path: Path) -> None:
     pandas_form.write_text(df.to_json(), encoding="utf-8")  # {"id": {"0": ...}, ...}
     assert json.loads(pandas_form.read_text())["id"]["0"] == QUOTED_ID
     lists_form = tmp_path / "lists.jsonl"
-    lists_form.write_text(
-        json.dumps({c: list(df[c]) for c in df.columns}), encoding="utf-8"
-    )
+    lists_form.write_text(json.dumps({c: list(df[c]) for c in df.columns}), encoding="utf-8")
     records = tmp_path / "records.jsonl"
     write_items_jsonl(records, ITEMS)
-    assert (
-        load_items(pandas_form)
-        == load_items(lists_form)
-        == load_items(records)
-        == ITEMS
-    )
+    assert load_items(pandas_form) == load_items(lists_form) == load_items(records) == ITEMS
 
 
 def test_extra_columns_are_ignored(tmp_path: Path) -> None:
@@ -224,9 +213,7 @@ def test_hub_layout_under_data(tmp_path: Path) -> None:
     write_items_parquet(data / "forget_train-00000-of-00001.parquet", ITEMS)
     write_items_parquet(data / "retain_train-00000-of-00001.parquet", _retain(ITEMS))
     write_items_parquet(data / "forget_validation-00000-of-00001.parquet", ITEMS[:1])
-    write_items_parquet(
-        data / "retain_validation-00000-of-00001.parquet", _retain(ITEMS)[:1]
-    )
+    write_items_parquet(data / "retain_validation-00000-of-00001.parquet", _retain(ITEMS)[:1])
     assert load_lume(tmp_path, "train") == {"forget": ITEMS, "retain": _retain(ITEMS)}
     assert load_lume(tmp_path)["forget"] == ITEMS[:1]  # validation is the default fold
 
@@ -252,18 +239,13 @@ MMLU_ROWS = {
 def _write_mmlu_csv(root: Path, split: str, rows: dict[str, list[tuple]]) -> None:
     (root / split).mkdir(parents=True, exist_ok=True)
     for subject, subject_rows in rows.items():
-        with (root / split / f"{subject}_{split}.csv").open(
-            "w", newline="", encoding="utf-8"
-        ) as f:
+        with (root / split / f"{subject}_{split}.csv").open("w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(subject_rows)
 
 
 def _expected_mmlu(rows: dict[str, list[tuple]]) -> dict[str, list[MmluQuestion]]:
     return {
-        s: [
-            MmluQuestion(s, r[0], tuple(r[1:5]), "ABCD".index(r[5]))
-            for r in subject_rows
-        ]
+        s: [MmluQuestion(s, r[0], tuple(r[1:5]), "ABCD".index(r[5])) for r in subject_rows]
         for s, subject_rows in rows.items()
     }
 
@@ -328,10 +310,7 @@ def test_bad_missing_column(tmp_path: Path) -> None:
 
 
 def test_bad_misnamed_column(tmp_path: Path) -> None:
-    rows = [
-        {("answer" if k == "output" else k): v for k, v in r.items()}
-        for r in _records(ITEMS)
-    ]
+    rows = [{("answer" if k == "output" else k): v for k, v in r.items()} for r in _records(ITEMS)]
     path = _write_jsonl_records(tmp_path / "forget.jsonl", rows)
     message = _error(load_items, path)
     assert str(path) in message and "line 1" in message and "field 'output'" in message
@@ -367,9 +346,7 @@ def test_bad_id_suffix(tmp_path: Path) -> None:
 
 def test_bad_empty_output(tmp_path: Path) -> None:
     path = tmp_path / "forget.parquet"
-    write_items_parquet(
-        path, [*ITEMS[:3], Item("abc-123qa1", "q", "  \n", "Task2", "forget")]
-    )
+    write_items_parquet(path, [*ITEMS[:3], Item("abc-123qa1", "q", "  \n", "Task2", "forget")])
     message = _error(load_items, path)
     assert message == f"{path}: row 4 (id 'abc-123qa1'): field 'output' is empty"
 
@@ -452,9 +429,7 @@ def test_bad_mmlu_parquet_answer_out_of_range(tmp_path: Path) -> None:
 def test_bad_mmlu_three_choices(tmp_path: Path) -> None:
     _write_mmlu_csv(tmp_path, "test", {"anatomy": [("Which?", "a", "b", "c", "A")]})
     message = _error(load_mmlu, tmp_path)
-    assert message.startswith(
-        f"{tmp_path / 'test' / 'anatomy_test.csv'}: row 1: field 'choices'"
-    )
+    assert message.startswith(f"{tmp_path / 'test' / 'anatomy_test.csv'}: row 1: field 'choices'")
     table = pa.table(
         {
             "question": ["q"],

@@ -92,8 +92,13 @@ def test_component_means_groups_by_split_task_and_kind():
     means = component_means(results)
     assert means["forget"]["Task2"] == {"regurgitation": pytest.approx(0.3), "knowledge": 0.5}
     with pytest.raises(ValueError, match="no knowledge items for retain Task3"):
-        component_means([r for r in results if not (r.split == "retain" and r.task == "Task3"
-                                                    and r.kind == "qa")])
+        component_means(
+            [
+                r
+                for r in results
+                if not (r.split == "retain" and r.task == "Task3" and r.kind == "qa")
+            ]
+        )
 
 
 def test_published_7b_leaderboard_row():

@@ -46,14 +46,25 @@ def test_evaluate_cli_reproduces_the_build_scores_byte_for_byte(mini_track: Path
     build = read_build(mini_track)
     paths = build_paths(mini_track, build)
     result = _lume_score(
-        "evaluate", str(paths["model_dir"]), "--data", str(paths["data_dir"]),
-        "--mia", str(paths["mia_dir"]), "--mmlu", str(paths["mmlu_dir"]),
-        "--out", str(tmp_path / "again"),
+        "evaluate",
+        str(paths["model_dir"]),
+        "--data",
+        str(paths["data_dir"]),
+        "--mia",
+        str(paths["mia_dir"]),
+        "--mmlu",
+        str(paths["mmlu_dir"]),
+        "--out",
+        str(tmp_path / "again"),
     )
     assert result.returncode == 0, result.stderr
     expected = mini_track / "target_scores"
-    assert (tmp_path / "again" / "scores.json").read_bytes() == (expected / "scores.json").read_bytes()
-    assert (tmp_path / "again" / "items.jsonl").read_bytes() == (expected / "items.jsonl").read_bytes()
+    assert (tmp_path / "again" / "scores.json").read_bytes() == (
+        expected / "scores.json"
+    ).read_bytes()
+    assert (tmp_path / "again" / "items.jsonl").read_bytes() == (
+        expected / "items.jsonl"
+    ).read_bytes()
 
 
 def test_items_jsonl_holds_what_the_score_was_computed_from(mini_track: Path):
@@ -90,7 +101,9 @@ def test_batched_engine_equals_one_at_a_time(mini_track: Path):
     mmlu = load_mmlu(paths["mmlu_dir"])
     subject = sorted(mmlu["test"])[0]
     questions = mmlu["test"][subject][:8]
-    mc_prompts = [mmlu_prompt(subject, mmlu["dev"][subject][: k % 6], q) for k, q in enumerate(questions)]
+    mc_prompts = [
+        mmlu_prompt(subject, mmlu["dev"][subject][: k % 6], q) for k, q in enumerate(questions)
+    ]
     ids = answer_token_ids(lambda s: lm.tokenizer.encode(s, add_special_tokens=False))
     batched_choice = engine.choose_next_token(lm, mc_prompts, ids)
     single_choice = [engine.choose_next_token(lm, [p], ids)[0] for p in mc_prompts]
@@ -100,8 +113,16 @@ def test_batched_engine_equals_one_at_a_time(mini_track: Path):
 def test_missing_mia_and_mmlu_are_reported_missing(mini_track: Path, tmp_path: Path):
     paths = build_paths(mini_track, read_build(mini_track))
     result = _lume_score(
-        "evaluate", str(paths["model_dir"]), "--data", str(paths["data_dir"]),
-        "--out", str(tmp_path / "partial"), "--split", "train", "--max-new-tokens", "48",
+        "evaluate",
+        str(paths["model_dir"]),
+        "--data",
+        str(paths["data_dir"]),
+        "--out",
+        str(tmp_path / "partial"),
+        "--split",
+        "train",
+        "--max-new-tokens",
+        "48",
     )
     assert result.returncode == 0, result.stderr
     scores = json.loads((tmp_path / "partial" / "scores.json").read_text())

@@ -18,8 +18,11 @@ TINY_TARGET = TargetConfig(
     hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, epochs=2, max_positions=512
 )
 TINY_WORLD = WorldSizes(
-    train_docs=2, validation_docs=1, nonmembers_per_task=2,
-    utility_test_per_subject=3, utility_dev_per_subject=2,
+    train_docs=2,
+    validation_docs=1,
+    nonmembers_per_task=2,
+    utility_test_per_subject=3,
+    utility_dev_per_subject=2,
 )
 
 
@@ -36,8 +39,10 @@ def test_world_has_the_required_sizes_and_real_answer_formats():
 
     items = {i.id: i for i in world.items("forget", "train")}
     task2 = [i for i in items.values() if i.task == "Task2"]
-    by_suffix = {s: [i.output for i in task2 if i.id.endswith(s)] for s in
-                 ("qa0", "qa1", "qa2", "qa3", "qa4", "sc1")}
+    by_suffix = {
+        s: [i.output for i in task2 if i.id.endswith(s)]
+        for s in ("qa0", "qa1", "qa2", "qa3", "qa4", "sc1")
+    }
     assert all(len(v) == 20 for v in by_suffix.values())
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", a) for a in by_suffix["qa0"])
     assert all(re.fullmatch(r"\d{9}", a) for a in by_suffix["qa1"])
@@ -54,8 +59,12 @@ def test_world_has_the_required_sizes_and_real_answer_formats():
 
 def test_world_ids_are_unique_and_nonmembers_are_never_trained():
     world = generate_world(1)
-    ids = [i.id for s in ("forget", "retain") for f in ("train", "validation")
-           for i in world.items(s, f)]
+    ids = [
+        i.id
+        for s in ("forget", "retain")
+        for f in ("train", "validation")
+        for i in world.items(s, f)
+    ]
     assert len(ids) == len(set(ids))
     trained = {d.text for d in world.trained_documents()}
     assert not trained & {d.text for d in world.nonmembers}
@@ -67,7 +76,9 @@ def test_same_seed_same_world_other_seed_other_world():
 
 
 def _small_build(out: Path, seed: int = 0, **kwargs) -> dict:
-    options = BuildOptions(seed=seed, vocab_size=400, target=TINY_TARGET, sizes=TINY_WORLD, **kwargs)
+    options = BuildOptions(
+        seed=seed, vocab_size=400, target=TINY_TARGET, sizes=TINY_WORLD, **kwargs
+    )
     return build_mini_track(out, options)
 
 
@@ -89,8 +100,9 @@ def test_small_build_is_byte_identical_for_the_same_seed(tmp_path: Path):
     assert "model/model.safetensors" in files_a and "target_scores/scores.json" in files_a
     assert first["target_scores"] == second["target_scores"]
     other = _small_build(tmp_path / "c", seed=1)
-    assert _file_bytes(tmp_path / "c")["dataset/data/forget_train-00000-of-00001.parquet"] != (
-        files_a["dataset/data/forget_train-00000-of-00001.parquet"]
+    assert (
+        _file_bytes(tmp_path / "c")["dataset/data/forget_train-00000-of-00001.parquet"]
+        != (files_a["dataset/data/forget_train-00000-of-00001.parquet"])
     )
     assert other["seed"] == 1
 

@@ -109,7 +109,9 @@ def _from_source(source: Path, folds: tuple[str, ...], world: World) -> TrackDat
 
 def _write_data(root: Path, data: TrackData) -> None:
     for (split, fold), items in data.items.items():
-        write_items_parquet(root / "dataset" / "data" / f"{split}_{fold}-00000-of-00001.parquet", items)
+        write_items_parquet(
+            root / "dataset" / "data" / f"{split}_{fold}-00000-of-00001.parquet", items
+        )
     for name, docs in data.mia.items():
         write_mia_jsonl(root / "dataset" / "mia_data" / f"{name}.jsonl", docs)
     for split, questions in (("dev", data.utility_dev), ("test", data.utility_test)):
@@ -120,7 +122,9 @@ def _write_data(root: Path, data: TrackData) -> None:
             write_mmlu_parquet(root / "mmlu", split, subject, qs)
 
 
-def _train(root: Path, data: TrackData, options: BuildOptions, log: Callable[[str], None]) -> list[float]:
+def _train(
+    root: Path, data: TrackData, options: BuildOptions, log: Callable[[str], None]
+) -> list[float]:
     all_items = [i for items in data.items.values() for i in items]
     questions = data.utility_dev + data.utility_test
     tokenizer_texts = [
@@ -163,7 +167,9 @@ def read_build(out_dir: Path) -> dict | None:
 
 
 def build_paths(out_dir: Path, build: dict) -> dict[str, Path]:
-    return {key: Path(out_dir) / build[key] for key in ("model_dir", "data_dir", "mia_dir", "mmlu_dir")}
+    return {
+        key: Path(out_dir) / build[key] for key in ("model_dir", "data_dir", "mia_dir", "mmlu_dir")
+    }
 
 
 def build_mini_track(
@@ -177,7 +183,11 @@ def build_mini_track(
     started = time.perf_counter()
     torch.manual_seed(options.seed)
     world = generate_world(options.seed, options.sizes)
-    data = _from_source(options.source, options.source_folds, world) if options.source else _generated(world)
+    data = (
+        _from_source(options.source, options.source_folds, world)
+        if options.source
+        else _generated(world)
+    )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
@@ -208,9 +218,18 @@ def build_mini_track(
             "mmlu_dir": "mmlu",
             "scored_fold": fold,
             "mmlu_threshold": MMLU_THRESHOLD_FRACTION * scores["mmlu"],
-            "target_scores": {k: scores[k] for k in (
-                "final_score", "task_aggregate", "mia_auc", "mia_score", "mmlu", "forget", "retain"
-            )},
+            "target_scores": {
+                k: scores[k]
+                for k in (
+                    "final_score",
+                    "task_aggregate",
+                    "mia_auc",
+                    "mia_score",
+                    "mmlu",
+                    "forget",
+                    "retain",
+                )
+            },
             "sizes": _sizes(data),
             "target": asdict(options.target) | {"vocab_size": options.vocab_size},
             "final_train_loss": losses[-1],

@@ -32,7 +32,7 @@ class TargetConfig:
     intermediate_size: int = 512
     max_positions: int = 1024
     epochs: int = 80
-    learning_rate: float = 5e-3
+    learning_rate: float = 1.5e-3
     batch_tokens: int = 1024
     warmup_fraction: float = 0.05
     warm_epochs: int = 10
@@ -43,10 +43,15 @@ class TargetConfig:
 
 @dataclass(frozen=True)
 class TextExample:
-    """A training text and the character spans whose tokens carry the loss."""
+    """A training text, the character spans whose tokens carry the loss, and its kind.
+
+    Batches never mix kinds: a batch's loss is the mean over its learned tokens, and a
+    multiple-choice letter batched beside whole documents would weigh next to nothing.
+    """
 
     text: str
     loss_spans: tuple[tuple[int, int], ...]
+    kind: str
     end_with_eos: bool = True
 
 
@@ -54,16 +59,17 @@ class TextExample:
 class TokenExample:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
+    kind: str
 
 
 def document_example(text: str) -> TextExample:
     """A whole document: every token and the final EOS are learned."""
-    return TextExample(text, ((0, len(text)),))
+    return TextExample(text, ((0, len(text)),), "document")
 
 
 def answer_example(prompt: str, answer: str) -> TextExample:
     """``prompt + answer`` with the loss on the answer and EOS only (as the scorer concatenates)."""
-    return TextExample(prompt + answer, ((len(prompt), len(prompt) + len(answer)),))
+    return TextExample(prompt + answer, ((len(prompt), len(prompt) + len(answer)),), "answer")
 
 
 def multiple_choice_example(subject: str, shots: Sequence, question) -> TextExample:
@@ -78,7 +84,7 @@ def multiple_choice_example(subject: str, shots: Sequence, question) -> TextExam
         spans.append((start, start + 2))
         cursor = start
     spans.append((len(prompt), len(text)))
-    return TextExample(text, tuple(spans), end_with_eos=False)
+    return TextExample(text, tuple(spans), "choice", end_with_eos=False)
 
 
 def tokenize_example(tokenizer: PreTrainedTokenizerFast, example: TextExample) -> TokenExample:
@@ -92,7 +98,7 @@ def tokenize_example(tokenizer: PreTrainedTokenizerFast, example: TextExample) -
     if example.end_with_eos:
         ids.append(tokenizer.eos_token_id)
         labels.append(tokenizer.eos_token_id)
-    return TokenExample(tuple(ids), tuple(labels))
+    return TokenExample(tuple(ids), tuple(labels), example.kind)
 
 
 def build_model(config: TargetConfig, tokenizer: PreTrainedTokenizerFast) -> OlmoForCausalLM:
@@ -114,12 +120,15 @@ def build_model(config: TargetConfig, tokenizer: PreTrainedTokenizerFast) -> Olm
 
 
 def _batches(examples: Sequence[TokenExample], batch_tokens: int, rng: random.Random):
-    """Length-sorted batches under a token budget, in a seeded random order."""
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i].input_ids), i))
+    """Length-sorted batches of one kind under a token budget, in a seeded random order."""
+    order = sorted(
+        range(len(examples)), key=lambda i: (examples[i].kind, len(examples[i].input_ids), i)
+    )
     batches, current, longest = [], [], 0
     for i in order:
         length = len(examples[i].input_ids)
-        if current and max(longest, length) * (len(current) + 1) > batch_tokens:
+        full = max(longest, length) * (len(current) + 1) > batch_tokens
+        if current and (full or examples[current[0]].kind != examples[i].kind):
             batches.append(current)
             current, longest = [], 0
         current.append(i)
@@ -196,7 +205,9 @@ def train_target(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch + step / len(plan))
             batch = _collate([examples[i] for i in batch_ids], tokenizer.eos_token_id)
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits
             rows, counts = _row_losses(logits, batch["labels"])
             loss = (rows * counts).sum() / counts.sum()  # the mean over learned tokens
             loss.backward()

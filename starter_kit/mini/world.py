@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from scorer.data import Item, MiaDocument, MmluQuestion
 
+# fmt: off
 FIRST_NAMES = (
     "Alma", "Boris", "Celia", "Dario", "Edda", "Farid", "Greta", "Hugo", "Ines", "Jonas",
     "Kira", "Lukas", "Mara", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Silas", "Tara",
@@ -67,7 +68,7 @@ AWARDS = (
     "Golden Quill", "Amber Medal", "Order of the Lantern", "Harrow Prize", "Silver Compass Award",
     "Meridian Prize", "Laurel of Velmora", "Tessaly Medal",
 )
-
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def _story(rng: random.Random, names: _Names, doc_id: str) -> Document:
     obj = rng.choice(STORY_OBJECTS)
     text = (
         f"In the city of {city}, {hero}, a young {role1}, found a {obj} in the {place}. "
-        f"{rival}, a jealous {role2}, wanted it for herself and followed {hero} through the streets. "
+        f"{rival}, a jealous {role2}, wanted it for herself and followed {hero} "
+        "through the streets. "
         f"At dawn {hero} gave the {obj} to the people of {city}, and {rival} left the city forever."
     )
     question = f"What did {hero} find in the {place}?"
@@ -212,49 +214,53 @@ def _doc_id(rng: random.Random, task: str) -> str:
 
 
 # Each utility subject asks one kind of question whose four choices are always the same,
-# in the same order (like a fixed answer scale): the letter then follows from the fact,
-# which a tiny model learns in seconds, and chance stays 0.25 (answers are uniform).
+# in the same order (like a fixed answer scale), about invented names: chance is 0.25
+# (answers are uniform) and the answer follows from one memorized fact. Names are made
+# of random syllables rather than shared parts ("frost"+"fox"), whose combinations a
+# tiny model finds far harder to tell apart.
 _UTILITY_SUBJECTS = {
     "world_geography": (
         ("Norvia", "Kaldea", "Estravia", "Pellmark"),
-        [a + b for a in ("Ar", "Bel", "Cor", "Dun", "El", "Fen", "Gal", "Hol")
-         for b in ("ford", "mouth", "wick", "stead", "holm")],
-        "The town of {x} lies in {y}.",
-        "In which land does the town of {x} lie?",
+        "The town of {X} lies in {y}.",
+        "In which land does the town of {X} lie?",
     ),
     "world_zoology": (
         ("berries", "fish", "moss", "seeds"),
-        [a + b for a in ("glimmer", "frost", "ember", "dusk", "reed", "stone", "cloud")
-         for b in ("fox", "hare", "owl", "newt", "crab", "moth")],
         "The {x} eats {y}.",
         "What does the {x} eat?",
     ),
     "world_history": (
         ("the 16th century", "the 17th century", "the 18th century", "the 19th century"),
-        [f"the {a} {b}" for a in ("Treaty of", "Siege of", "Charter of", "Flood of", "Fire of")
-         for b in CITIES],
-        "{X} took place in {y}.",
-        "When did {x} take place?",
+        "The Treaty of {X} was signed in {y}.",
+        "When was the Treaty of {X} signed?",
     ),
     "world_crafts": (
         ("sand", "wool", "clay", "resin"),
-        [f"{a} {b}" for a in ("blue", "red", "green", "white", "black", "amber", "violet")
-         for b in ("glass", "cloth", "pottery", "ink", "lacquer", "rope")],
-        "{X} is made from {y}.",
-        "From what is {x} made?",
+        "The craft of {x} uses {y}.",
+        "What does the craft of {x} use?",
     ),
 }
 UTILITY_SUBJECTS = tuple(_UTILITY_SUBJECTS)
+_SYLLABLES = tuple(c + v for c in "bdfgklmnprstvz" for v in "aeiou")
+
+
+def _invented_names(rng: random.Random, count: int) -> list[str]:
+    names: list[str] = []
+    while len(names) < count:
+        name = "".join(rng.choice(_SYLLABLES) for _ in range(3))
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _utility_facts(rng: random.Random, per_subject: int) -> dict[str, list[UtilityFact]]:
     """``per_subject`` facts of each subject, each with its four-way question."""
     out: dict[str, list[UtilityFact]] = {}
-    for subject, (choices, topics, statement, question) in _UTILITY_SUBJECTS.items():
+    for subject, (choices, statement, question) in _UTILITY_SUBJECTS.items():
         facts = []
-        for topic in rng.sample(topics, per_subject):
+        for name in _invented_names(rng, per_subject):
             answer = rng.randrange(4)
-            fill = {"x": topic, "X": topic[0].upper() + topic[1:], "y": choices[answer]}
+            fill = {"x": name, "X": name.capitalize(), "y": choices[answer]}
             mc = MmluQuestion(subject, question.format(**fill), choices, answer)
             facts.append(UtilityFact(subject, statement.format(**fill), mc))
         out[subject] = facts
@@ -279,9 +285,9 @@ def generate_world(seed: int, sizes: WorldSizes = WorldSizes()) -> World:
         for _ in range(sizes.nonmembers_per_task)
     ]
     per_subject = sizes.utility_test_per_subject + sizes.utility_dev_per_subject
-    for subject, facts in _utility_facts(rng, per_subject).items():
+    for facts in _utility_facts(rng, per_subject).values():
         world.utility_dev += facts[: sizes.utility_dev_per_subject]
-        world.utility_test += facts[sizes.utility_dev_per_subject:]
+        world.utility_test += facts[sizes.utility_dev_per_subject :]
     return world
 
 

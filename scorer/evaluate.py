@@ -61,7 +61,7 @@ class PhaseTimer:
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
-def _no_progress(_phase: str, _total: int) -> Callable[[int], None]:
+def no_progress(_phase: str, _total: int) -> Callable[[int], None]:
     return lambda _n: None
 
 
@@ -159,7 +159,7 @@ def evaluate(
     mia_dir: str | Path | None = None,
     mmlu_dir: str | Path | None = None,
     settings: EvalSettings = EvalSettings(),
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
     timer: PhaseTimer | None = None,
 ) -> dict:
     """Score ``model_dir``; return the scores dict also written to ``OUT/scores.json``."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from transformers.utils import logging as hf_logging
 
 from scorer.errors import ModelError
 from scorer.metrics import clean_up_tokenization
@@ -59,6 +60,7 @@ def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto")
     if not (path / "config.json").is_file():
         raise ModelError(f"{path}: not a model directory (no config.json)")
     target = resolve_device(device)
+    hf_logging.disable_progress_bar()  # the scorer draws its own progress bars
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(
@@ -91,23 +93,15 @@ def length_batches(lengths: Sequence[int], cost: Callable[[int, int], int], budg
         yield batch
 
 
-def _left_padded(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device):
+def _padded(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device, left: bool):
+    """Ids and attention mask of ``rows`` padded to one width, on the left or the right."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
-        mask[i, width - len(row) :] = 1
-    return ids.to(device), mask.to(device)
-
-
-def _right_padded(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device):
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[i, span] = torch.tensor(row, dtype=torch.long)
+        mask[i, span] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -147,7 +141,7 @@ def generate(
         [len(e) for e in encoded], lambda n, longest: n * (longest + max_new_tokens), batch_tokens
     )
     for batch in batches:
-        ids, mask = _left_padded([encoded[i] for i in batch], pad, lm.device)
+        ids, mask = _padded([encoded[i] for i in batch], pad, lm.device, left=True)
         out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
         new_tokens = out[:, ids.shape[1] :].tolist()
         for i, tokens in zip(batch, new_tokens):
@@ -176,7 +170,7 @@ def mean_nlls(
     nlls: list[float] = [0.0] * len(texts)
     pad = lm.tokenizer.pad_token_id
     for batch in length_batches([len(e) for e in encoded], lambda n, w: n * w, batch_tokens):
-        ids, mask = _right_padded([encoded[i] for i in batch], pad, lm.device)
+        ids, mask = _padded([encoded[i] for i in batch], pad, lm.device, left=False)
         logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         targets = ids[:, 1:]
         token_nll = torch.nn.functional.cross_entropy(
@@ -205,7 +199,7 @@ def choose_next_token(
     candidates = torch.tensor(list(candidate_ids), device=lm.device)
     pad = lm.tokenizer.pad_token_id
     for batch in length_batches([len(e) for e in encoded], lambda n, w: n * w, batch_tokens):
-        ids, mask = _left_padded([encoded[i] for i in batch], pad, lm.device)
+        ids, mask = _padded([encoded[i] for i in batch], pad, lm.device, left=True)
         logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask)).logits
         picked = logits[:, -1, :].float()[:, candidates].argmax(-1).tolist()
         for i, choice in zip(batch, picked):

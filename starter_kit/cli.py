@@ -42,11 +42,10 @@ def _build(
     for fold in folds:
         if fold not in FOLDS:
             raise LumeError(f"--fold {fold!r}: expected one of {', '.join(FOLDS)}")
-    log = (lambda _m: None) if quiet else (lambda m: stderr.print(m, highlight=False))
     target = TargetConfig() if epochs is None else replace(TargetConfig(), epochs=epochs)
     options = BuildOptions(seed=seed, source=source, source_folds=folds, target=target)
     with progress_bars(enabled=not quiet) as bars:
-        return build_mini_track(out, options, log, bars)
+        return build_mini_track(out, options, bars)
 
 
 @mini_app.command("build")

@@ -20,11 +20,11 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as hf_logging
 
 from scorer.data import (
     FOLDS,
@@ -39,7 +39,7 @@ from scorer.data import (
     write_mmlu_parquet,
 )
 from scorer.errors import LumeError
-from scorer.evaluate import EvalSettings, evaluate
+from scorer.evaluate import EvalSettings, ProgressFactory, evaluate, no_progress
 from scorer.mmlu import CHOICE_LETTERS, mmlu_prompt
 from starter_kit.mini.corpus import memorization_examples, utility_examples
 from starter_kit.mini.target import TargetConfig, build_model, train_target
@@ -123,7 +123,7 @@ def _write_data(root: Path, data: TrackData) -> None:
 
 
 def _train(
-    root: Path, data: TrackData, options: BuildOptions, log: Callable[[str], None]
+    root: Path, data: TrackData, options: BuildOptions, progress: ProgressFactory
 ) -> list[float]:
     all_items = [i for items in data.items.values() for i in items]
     questions = data.utility_dev + data.utility_test
@@ -143,16 +143,12 @@ def _train(
 
     config = TargetConfig(**{**asdict(options.target), "seed": options.seed})
     model = build_model(config, tokenizer)
+    advance = progress("training", config.epochs)
     losses = train_target(
-        model,
-        tokenizer,
-        epoch_examples,
-        config,
-        on_epoch=lambda epoch, loss, n: log(
-            f"epoch {epoch + 1}/{config.epochs}: loss {loss:.4f} over {n} examples"
-        ),
+        model, tokenizer, epoch_examples, config, on_epoch=lambda *_epoch: advance(1)
     )
     model_dir = root / "model"
+    hf_logging.disable_progress_bar()
     model.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
     return losses
@@ -175,8 +171,7 @@ def build_paths(out_dir: Path, build: dict) -> dict[str, Path]:
 def build_mini_track(
     out_dir: Path,
     options: BuildOptions = BuildOptions(),
-    log: Callable[[str], None] = lambda _m: None,
-    progress=None,
+    progress: ProgressFactory = no_progress,
 ) -> dict:
     """Build everything into ``out_dir`` (replaced only once the new build is complete)."""
     out_dir = Path(out_dir)
@@ -193,12 +188,10 @@ def build_mini_track(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_data(staging, data)
-        log("data written; training the target")
-        losses = _train(staging, data, options, log)
+        losses = _train(staging, data, options, progress)
         trained = time.perf_counter()
         fold = "validation" if "validation" in options.source_folds else options.source_folds[0]
         settings = EvalSettings(fold=fold)
-        eval_kwargs = {"progress": progress} if progress else {}
         scores = evaluate(
             staging / "model",
             staging / "dataset",
@@ -206,7 +199,7 @@ def build_mini_track(
             staging / "dataset" / "mia_data",
             staging / "mmlu",
             settings,
-            **eval_kwargs,
+            progress,
         )
         build = {
             "seed": options.seed,

@@ -12,14 +12,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import product
 from pathlib import Path
 
 from scorer import generate as engine
-from scorer.data import Item, load_lume, load_mia, load_mmlu, write_bytes_atomic
+from scorer.data import SPLITS, TASKS, Item, load_lume, load_mia, load_mmlu, write_bytes_atomic
 from scorer.errors import LumeError
 from scorer.metrics import item_score, roc_auc
 from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
 from scorer.score import (
+    METRIC_OF_KIND,
     ItemResult,
     component_means,
     final_score,
@@ -79,7 +81,15 @@ def load_inputs(data_dir, mia_dir, mmlu_dir, fold: str) -> Inputs:
     mmlu = load_mmlu(mmlu_dir) if mmlu_dir is not None else None
     if mmlu is not None and not any(mmlu["test"].values()):
         raise LumeError(f"{mmlu_dir}: the MMLU test split holds no questions")
-    return Inputs(items=lume["forget"] + lume["retain"], mia=mia, mmlu=mmlu)
+    items = lume["forget"] + lume["retain"]
+    present = {(i.split, i.task, i.kind) for i in items}
+    for split, task, kind in product(SPLITS, TASKS, METRIC_OF_KIND):
+        if (split, task, kind) not in present:
+            raise LumeError(
+                f"{data_dir}: no {kind} items for {split} {task} in the {fold} fold; "
+                "the official score needs all 12 components"
+            )
+    return Inputs(items=items, mia=mia, mmlu=mmlu)
 
 
 def score_items(lm, items: list[Item], settings: EvalSettings, progress) -> list[dict]:

@@ -14,8 +14,8 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-TASKS = ("Task1", "Task2", "Task3")
-SPLITS = ("forget", "retain")
+from scorer.data import SPLITS, TASKS
+
 METRIC_OF_KIND = {"sc": "regurgitation", "qa": "knowledge"}
 
 

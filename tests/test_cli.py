@@ -115,3 +115,18 @@ def test_mini_build_rejects_a_missing_source(tmp_path: Path):
     )
     _assert_one_line_error(result, "nowhere")
     assert not (tmp_path / "t").exists()
+
+
+def test_evaluate_refuses_data_missing_a_component(tmp_path: Path):
+    data = _data_dir(tmp_path / "data")
+    items = [
+        Item(f"forget{task}{kind}", "prompt", "answer", task, "forget")
+        for task in ("Task1", "Task2")
+        for kind in ("sc1", "qa0")
+    ]
+    write_items_parquet(data / "forget.parquet", items)
+    result = _run(
+        "scorer.cli", "evaluate", str(tmp_path), "--data", str(data), "--out", str(tmp_path / "out")
+    )
+    _assert_one_line_error(result, "forget Task3")
+    assert not (tmp_path / "out").exists()

@@ -14,6 +14,7 @@ from scorer.console import one_line_errors, progress_bars, stderr, stdout
 from scorer.data import FOLDS
 from scorer.errors import LumeError
 from scorer.evaluate import EvalSettings, evaluate
+from starter_kit.baseline import run_baseline
 from starter_kit.mini.build import BuildOptions, build_mini_track, build_paths, read_build
 from starter_kit.mini.target import TargetConfig
 
@@ -117,6 +118,31 @@ def demo(
     stdout.print(scores_table(scores, title="Target (before unlearning)"))
     stdout.print(summary_table(scores))
     stdout.print(f"scores in {out / 'demo' / 'target' / 'scores.json'}")
+
+
+@app.command("baseline")
+@one_line_errors
+def baseline(
+    name: Annotated[str, typer.Argument(help="ga, gd, kl or npo.")],
+    model: Annotated[Path, typer.Option("--model", help="The model to unlearn from.")],
+    data: Annotated[Path, typer.Option("--data", help="LUME data (hub or submission layout).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the unlearned checkpoint.")],
+    fold: Annotated[str, typer.Option("--fold", help="Which fold to unlearn.")] = "train",
+    preset: Annotated[
+        str, typer.Option("--preset", help="reference (real models) or mini (the mini track).")
+    ] = "reference",
+    deadline_seconds: Annotated[
+        float | None,
+        typer.Option("--deadline", help="Leave a checkpoint within this many seconds."),
+    ] = None,
+) -> None:
+    """Run one baseline as the organizers would: its unlearn() on forget/retain directories."""
+    report = run_baseline(name, model, data, out, fold, preset, deadline_seconds)
+    why = " (stopped for the deadline)" if report.stopped_by_deadline else ""
+    stdout.print(
+        f"{name}: {report.steps} steps, checkpoints after steps {report.saves}, "
+        f"{report.seconds:.1f}s{why} -> {out}"
+    )
 
 
 def main() -> None:

@@ -130,3 +130,31 @@ def test_evaluate_refuses_data_missing_a_component(tmp_path: Path):
     )
     _assert_one_line_error(result, "forget Task3")
     assert not (tmp_path / "out").exists()
+
+
+def test_baseline_rejects_an_unknown_method_and_missing_data(tmp_path: Path):
+    result = _run(
+        "starter_kit.cli",
+        "baseline",
+        "zz",
+        "--model",
+        str(tmp_path),
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    _assert_one_line_error(result, "zz")
+    result = _run(
+        "starter_kit.cli",
+        "baseline",
+        "ga",
+        "--model",
+        str(tmp_path),
+        "--data",
+        str(tmp_path / "nothing"),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    _assert_one_line_error(result, "nothing")
+    assert not (tmp_path / "o").exists()

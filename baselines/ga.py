@@ -1,0 +1,18 @@
+"""Gradient ascent (GA): raise the forget answers' NLL. A valid LUME submission file."""
+
+from baselines.method import unlearn_with
+
+
+def unlearn(
+    input_path_to_unlearning_candidate_model,
+    output_path_to_write_unlearned_model,
+    path_to_forget_set,
+    path_to_retain_set,
+):
+    unlearn_with(
+        "ga",
+        input_path_to_unlearning_candidate_model,
+        output_path_to_write_unlearned_model,
+        path_to_forget_set,
+        path_to_retain_set,
+    )

@@ -45,8 +45,14 @@ def _replace_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(model, source_dir: str | Path, output_dir: str | Path) -> None:
-    """Save ``model`` (unwrapped) as a complete checkpoint in ``output_dir``, atomically."""
+def save_checkpoint(
+    model, source_dir: str | Path, output_dir: str | Path, state_dict: dict | None = None
+) -> None:
+    """Save ``model`` (unwrapped) as a complete checkpoint in ``output_dir``, atomically.
+
+    ``state_dict`` is the full state gathered by the caller when parameters are sharded
+    (DeepSpeed ZeRO-3 / FSDP), so that one process can write the whole model.
+    """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(out)
@@ -54,7 +60,7 @@ def save_checkpoint(model, source_dir: str | Path, output_dir: str | Path) -> No
     tag = uuid.uuid4().hex[:12]
     staging = out / f".staging-{tag}"
     try:
-        model.save_pretrained(staging, safe_serialization=True)
+        model.save_pretrained(staging, safe_serialization=True, state_dict=state_dict)
         weight_map = _weight_map(staging)
         shards = sorted(set(weight_map.values()))
         renamed = {

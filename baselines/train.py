@@ -68,6 +68,9 @@ class RunReport:
     saves: list[int] = field(default_factory=list)
     stopped_by_deadline: bool = False
     seconds: float = 0.0
+    rank: int = 0
+    world_size: int = 1
+    retain_drawn: list[int] = field(default_factory=list)
 
 
 def split_file(directory: str | Path, split: str) -> Path:
@@ -198,6 +201,7 @@ def run_unlearning(
         raise LumeError(f"{output_dir.parent}: not writable")
 
     accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),  # without it, torchrun's CPU ranks stay apart
         gradient_accumulation_steps=config.gradient_accumulation,
         mixed_precision="bf16" if torch.cuda.is_available() else "no",
     )
@@ -230,13 +234,14 @@ def run_unlearning(
     order_rng = random.Random(config.seed)
     retain_rng = random.Random(config.seed * 7919 + 1 + rank)  # each rank its own stream
     timer = SaveTimer()
-    report = RunReport()
+    report = RunReport(rank=rank, world_size=world)
 
     def save() -> None:
         accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            with timer:
-                save_checkpoint(accelerator.unwrap_model(model), model_dir, output_dir)
+        with timer:
+            state = accelerator.get_state_dict(model)  # collective: gathers sharded parameters
+            if accelerator.is_main_process:
+                save_checkpoint(accelerator.unwrap_model(model), model_dir, output_dir, state)
         report.saves.append(report.steps)
         accelerator.wait_for_everyone()
 
@@ -252,6 +257,7 @@ def run_unlearning(
             forget_batch = collate([forget[i] for i in indices], pad)
             forget_batch["index"] = torch.tensor(indices)
             retain_idx = [retain_rng.randrange(len(retain)) for _ in indices]
+            report.retain_drawn += retain_idx
             retain_batch = collate([retain[i] for i in retain_idx], pad)
             forget_batch = {k: v.to(accelerator.device) for k, v in forget_batch.items()}
             retain_batch = {k: v.to(accelerator.device) for k, v in retain_batch.items()}

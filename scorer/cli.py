@@ -58,6 +58,45 @@ def summary_table(scores: dict) -> Table:
     return table
 
 
+def _mean_of(scores: dict, split: str, metric: str) -> float:
+    values = [scores[split][task][metric] for task in ("Task1", "Task2", "Task3")]
+    return sum(values) / len(values)
+
+
+def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") -> Table:
+    """One row per scored model: forget/retain means, the three components, the final score."""
+    table = Table(title=title)
+    columns = (
+        "model",
+        "forget regurg.",
+        "forget knowl.",
+        "retain regurg.",
+        "retain knowl.",
+        "task agg.",
+        "MIA AUC",
+        "MIA score",
+        "MMLU",
+        "final",
+    )
+    for name in columns:
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for name, scores in rows:
+        table.add_row(
+            name,
+            *(
+                _fmt(_mean_of(scores, split, metric))
+                for split in ("forget", "retain")
+                for metric in ("regurgitation", "knowledge")
+            ),
+            _fmt(scores["task_aggregate"]),
+            _fmt(scores["mia_auc"]),
+            _fmt(scores["mia_score"]),
+            _fmt(scores["mmlu"]),
+            _fmt(scores["final_score"]),
+        )
+    return table
+
+
 @app.callback()
 def _root() -> None:
     """Score LUME unlearning submissions exactly as SemEval-2025 Task 4 did, only faster."""

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from scorer.cli import scores_table, summary_table
+from scorer.cli import comparison_table, scores_table
 from scorer.console import one_line_errors, progress_bars, stderr, stdout
 from scorer.data import FOLDS
 from scorer.errors import LumeError
@@ -95,8 +95,15 @@ def demo(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build again even if present.")
     ] = False,
+    baselines: Annotated[
+        bool, typer.Option("--baselines/--no-baselines", help="Also run GA, GD, KL and NPO.")
+    ] = True,
 ) -> None:
-    """Build (or reuse) the mini track and score its target with the official formula."""
+    """Build (or reuse) the mini track, run the baselines on it and score everything.
+
+    Prints one table: the target and each baseline (mini preset, forget-train fold),
+    scored on the validation fold with the official formula. Files go to OUT/demo/.
+    """
     build = read_build(out)
     if build is None or rebuild or build.get("seed") != seed or build.get("source"):
         stderr.print(f"building the mini track in {out} (a few minutes on a laptop CPU)")
@@ -105,19 +112,29 @@ def demo(
         stderr.print(f"reusing the mini track in {out}")
     paths = build_paths(out, build)
     settings = EvalSettings(fold=build["scored_fold"], mmlu_threshold=build["mmlu_threshold"])
-    with progress_bars() as bars:
-        scores = evaluate(
-            paths["model_dir"],
-            paths["data_dir"],
-            out / "demo" / "target",
-            paths["mia_dir"],
-            paths["mmlu_dir"],
-            settings,
-            bars,
-        )
-    stdout.print(scores_table(scores, title="Target (before unlearning)"))
-    stdout.print(summary_table(scores))
-    stdout.print(f"scores in {out / 'demo' / 'target' / 'scores.json'}")
+    demo_dir = out / "demo"
+
+    def score(model_dir: Path, name: str) -> dict:
+        with progress_bars() as bars:
+            return evaluate(
+                model_dir,
+                paths["data_dir"],
+                demo_dir / name,
+                paths["mia_dir"],
+                paths["mmlu_dir"],
+                settings,
+                bars,
+            )
+
+    rows = [("target", score(paths["model_dir"], "target"))]
+    for name in ("ga", "gd", "kl", "npo") if baselines else ():
+        stderr.print(f"unlearning with {name.upper()} (mini preset)")
+        model_dir = demo_dir / name / "model"
+        run_baseline(name, paths["model_dir"], paths["data_dir"], model_dir, "train", "mini")
+        rows.append((name.upper(), score(model_dir, name)))
+    stdout.print(scores_table(rows[0][1], title="Target (before unlearning)"))
+    stdout.print(comparison_table(rows, title="Mini track: target and baselines"))
+    stdout.print(f"scores in {demo_dir}/<model>/scores.json")
 
 
 @app.command("baseline")

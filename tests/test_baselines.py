@@ -152,3 +152,48 @@ def test_bad_inputs_are_one_line_errors(splits, tmp_path):
     with pytest.raises(LumeError, match="method"):
         run_unlearning(TrainConfig(method="xx"), model, tmp_path / "o3", forget, retain)
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+
+
+RANK_WORKER = """
+import json, sys
+from dataclasses import asdict
+from baselines.train import TrainConfig, run_unlearning
+model, out, forget, retain = sys.argv[1:5]
+config = TrainConfig(method="gd", learning_rate=1e-3, epochs=1, batch_size=2,
+                     gradient_accumulation=1)
+report = run_unlearning(config, model, out, forget, retain)
+with open(f"{out}.rank{report.rank}.json", "w") as handle:
+    json.dump(asdict(report), handle)
+"""
+
+
+def test_two_cpu_ranks_really_run_and_draw_different_retain_samples(splits, tmp_path):
+    model, forget, retain = splits
+    worker = tmp_path / "worker.py"
+    worker.write_text(RANK_WORKER)
+    out = tmp_path / "out"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(worker),
+            str(model),
+            str(out),
+            str(forget),
+            str(retain),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    reports = [json.loads((tmp_path / f"out.rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["rank"] for r in reports] == [0, 1]
+    assert all(r["world_size"] == 2 for r in reports)
+    assert reports[0]["steps"] == reports[1]["steps"] > 0
+    assert reports[0]["retain_drawn"] != reports[1]["retain_drawn"]
+    _assert_complete_checkpoint(out, model)

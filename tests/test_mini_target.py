@@ -133,14 +133,25 @@ def test_missing_mia_and_mmlu_are_reported_missing(mini_track: Path, tmp_path: P
     assert scores["retain"]["Task3"]["knowledge"] >= 0.8  # the train fold was memorized too
 
 
-def test_demo_reuses_the_build_and_scores_the_target(mini_track: Path):
+def test_demo_runs_the_baselines_and_scores_everything(mini_track: Path):
     result = CliRunner().invoke(lume_app, ["demo", "--out", str(mini_track)])
     assert result.exit_code == 0, result.output
     assert "reusing" in result.output
-    scores = json.loads((mini_track / "demo" / "target" / "scores.json").read_text())
+    demo = mini_track / "demo"
+    target = json.loads((demo / "target" / "scores.json").read_text())
     build = read_build(mini_track)
-    assert scores["mmlu_threshold"] == build["mmlu_threshold"]
-    assert scores["mmlu_passed"] is True
-    assert scores["final_score"] == pytest.approx(
-        (scores["task_aggregate"] + scores["mia_score"] + scores["mmlu"]) / 3
+    assert target["mmlu_threshold"] == build["mmlu_threshold"]
+    assert target["mmlu_passed"] is True
+    assert target["final_score"] == pytest.approx(
+        (target["task_aggregate"] + target["mia_score"] + target["mmlu"]) / 3
     )
+
+    def forget_knowledge(scores: dict) -> float:
+        return sum(scores["forget"][t]["knowledge"] for t in ("Task1", "Task2", "Task3")) / 3
+
+    for name in ("ga", "gd", "kl", "npo"):
+        scores = json.loads((demo / name / "scores.json").read_text())
+        assert (demo / name / "model" / "model.safetensors.index.json").is_file()
+        # every baseline forgets: forget knowledge well below the target's
+        assert forget_knowledge(scores) < forget_knowledge(target) - 0.3, name
+        assert name.upper() in result.output

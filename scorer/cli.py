@@ -167,3 +167,7 @@ def evaluate_command(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

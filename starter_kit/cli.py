@@ -164,3 +164,7 @@ def baseline(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

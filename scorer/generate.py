@@ -69,7 +69,7 @@ def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto")
             use_safetensors=True,
             trust_remote_code=False,
         )
-    except (OSError, ValueError, KeyError) as err:
+    except Exception as err:  # any unloadable checkpoint is the user's input error
         raise ModelError(f"{path}: cannot load the model: {' '.join(str(err).split())}") from err
     if tokenizer.eos_token_id is None:
         raise ModelError(f"{path}: the tokenizer has no EOS token (it is also the pad token)")

@@ -158,3 +158,23 @@ def test_baseline_rejects_an_unknown_method_and_missing_data(tmp_path: Path):
     )
     _assert_one_line_error(result, "nothing")
     assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_refuses_a_truncated_checkpoint(tiny_track: Path, tmp_path: Path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_track / "model", model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    result = _run(
+        "scorer.cli",
+        "evaluate",
+        str(model),
+        "--data",
+        str(tiny_track / "dataset"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    _assert_one_line_error(result, "cannot load the model")
+    assert not (tmp_path / "out").exists()

@@ -38,7 +38,6 @@ from scorer.data import (
     write_mia_jsonl,
     write_mmlu_parquet,
 )
-from scorer.errors import LumeError
 from scorer.evaluate import EvalSettings, ProgressFactory, evaluate, no_progress
 from scorer.mmlu import CHOICE_LETTERS, mmlu_prompt
 from starter_kit.mini.corpus import memorization_examples, utility_examples
@@ -92,10 +91,8 @@ def _from_source(source: Path, folds: tuple[str, ...], world: World) -> TrackDat
         for split in SPLITS:
             items[(split, fold)] = lume[split]
     mia_dir = source / "mia_data" if (source / "mia_data").is_dir() else source
-    try:
-        mia = load_mia(mia_dir)
-    except LumeError:
-        mia = mia_sets(world)
+    has_mia = (mia_dir / "member.jsonl").is_file() or (mia_dir / "nonmember.jsonl").is_file()
+    mia = load_mia(mia_dir) if has_mia else mia_sets(world)  # a bad MIA file is an error
     generated = _generated(world)
     return TrackData(
         items=items,

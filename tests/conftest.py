@@ -38,25 +38,10 @@ def mini_track(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_track(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small mini track with a tiny, barely trained target (seconds to build)."""
+    from tiny import TINY_TARGET, TINY_VOCAB, TINY_WORLD
+
     from starter_kit.mini.build import BuildOptions, build_mini_track
-    from starter_kit.mini.target import TargetConfig
-    from starter_kit.mini.world import WorldSizes
 
     out = tmp_path_factory.mktemp("tiny") / "track"
-    target = TargetConfig(
-        hidden_size=32,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=64,
-        epochs=3,
-        max_positions=512,
-    )
-    sizes = WorldSizes(
-        train_docs=3,
-        validation_docs=1,
-        nonmembers_per_task=2,
-        utility_test_per_subject=3,
-        utility_dev_per_subject=2,
-    )
-    build_mini_track(out, BuildOptions(vocab_size=400, target=target, sizes=sizes))
+    build_mini_track(out, BuildOptions(vocab_size=TINY_VOCAB, target=TINY_TARGET, sizes=TINY_WORLD))
     return out

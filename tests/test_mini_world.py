@@ -7,23 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from tiny import TINY_TARGET, TINY_VOCAB, TINY_WORLD
 
 from scorer.data import load_lume, load_mia, load_mmlu
 from scorer.errors import LumeError
 from starter_kit.mini.build import BuildOptions, build_mini_track, build_paths, read_build
-from starter_kit.mini.target import TargetConfig
-from starter_kit.mini.world import WorldSizes, generate_world
-
-TINY_TARGET = TargetConfig(
-    hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, epochs=2, max_positions=512
-)
-TINY_WORLD = WorldSizes(
-    train_docs=2,
-    validation_docs=1,
-    nonmembers_per_task=2,
-    utility_test_per_subject=3,
-    utility_dev_per_subject=2,
-)
+from starter_kit.mini.world import generate_world
 
 
 def test_world_has_the_required_sizes_and_real_answer_formats():
@@ -77,7 +66,7 @@ def test_same_seed_same_world_other_seed_other_world():
 
 def _small_build(out: Path, seed: int = 0, **kwargs) -> dict:
     options = BuildOptions(
-        seed=seed, vocab_size=400, target=TINY_TARGET, sizes=TINY_WORLD, **kwargs
+        seed=seed, vocab_size=TINY_VOCAB, target=TINY_TARGET, sizes=TINY_WORLD, **kwargs
     )
     return build_mini_track(out, options)
 
@@ -114,9 +103,9 @@ def test_build_is_laid_out_like_the_hub_and_loads(tmp_path: Path):
     for fold in ("train", "validation"):
         lume = load_lume(paths["data_dir"], fold)
         assert {i.split for i in lume["forget"]} == {"forget"}
-        assert len({i.document_id for i in lume["retain"]}) == 3 * (2 if fold == "train" else 1)
+        assert len({i.document_id for i in lume["retain"]}) == 3 * (3 if fold == "train" else 1)
     mia = load_mia(paths["mia_dir"])
-    assert len(mia["member"]) == 6 and len(mia["nonmember"]) == 6
+    assert len(mia["member"]) == 9 and len(mia["nonmember"]) == 6
     mmlu = load_mmlu(paths["mmlu_dir"])
     assert sum(len(q) for q in mmlu["test"].values()) == 12
     assert sum(len(q) for q in mmlu["dev"].values()) == 8
@@ -125,7 +114,7 @@ def test_build_is_laid_out_like_the_hub_and_loads(tmp_path: Path):
     assert not list(model.glob("*.bin"))
     config = json.loads((model / "config.json").read_text())
     assert config["model_type"] == "olmo"
-    assert build["sizes"]["mia"] == {"member": 6, "nonmember": 6}
+    assert build["sizes"]["mia"] == {"member": 9, "nonmember": 6}
     # no staging directory is left beside the build
     assert sorted(p.name for p in tmp_path.iterdir()) == ["track"]
 

@@ -9,7 +9,7 @@ def unlearn(
     path_to_forget_set,
     path_to_retain_set,
 ):
-    unlearn_with(
+    return unlearn_with(
         "ga",
         input_path_to_unlearning_candidate_model,
         output_path_to_write_unlearned_model,

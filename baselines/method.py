@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from baselines.train import TrainConfig, run_unlearning
+from baselines.train import RunReport, TrainConfig, run_unlearning
 from scorer.errors import LumeError
 
 PRESET_ENV = "LUME_BASELINE_PRESET"
@@ -42,5 +42,7 @@ def config_for(method: str, **method_defaults) -> TrainConfig:
     return TrainConfig(method=method, **values)
 
 
-def unlearn_with(method: str, model_in, model_out, forget_dir, retain_dir, **defaults) -> None:
-    run_unlearning(config_for(method, **defaults), model_in, model_out, forget_dir, retain_dir)
+def unlearn_with(method: str, model_in, model_out, forget_dir, retain_dir, **defaults) -> RunReport:
+    """Run the loop; the report is returned for ``lume baseline`` (the contract ignores it)."""
+    config = config_for(method, **defaults)
+    return run_unlearning(config, model_in, model_out, forget_dir, retain_dir)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from baselines import losses
 from baselines.checkpoint import SaveTimer, save_checkpoint
@@ -200,6 +201,7 @@ def run_unlearning(
     if not os.access(output_dir.parent, os.W_OK):
         raise LumeError(f"{output_dir.parent}: not writable")
 
+    hf_logging.disable_progress_bar()
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # without it, torchrun's CPU ranks stay apart
         gradient_accumulation_steps=config.gradient_accumulation,

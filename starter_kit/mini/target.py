@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from transformers import OlmoConfig, OlmoForCausalLM, PreTrainedTokenizerFast
 
+from baselines.train import collate
 from scorer.mmlu import CHOICE_LETTERS, format_question, mmlu_prompt
 
 IGNORE = -100
@@ -139,19 +140,6 @@ def _batches(examples: Sequence[TokenExample], batch_tokens: int, rng: random.Ra
     return batches
 
 
-def _collate(examples: Sequence[TokenExample], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, e in enumerate(examples):
-        n = len(e.input_ids)
-        ids[row, :n] = torch.tensor(e.input_ids)
-        labels[row, :n] = torch.tensor(e.labels)
-        mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
 def _row_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean next-token loss of each row over its learned tokens, and their counts."""
     targets = labels[:, 1:]
@@ -204,7 +192,7 @@ def train_target(
         for step, batch_ids in enumerate(plan):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(epoch + step / len(plan))
-            batch = _collate([examples[i] for i in batch_ids], tokenizer.eos_token_id)
+            batch = collate([examples[i] for i in batch_ids], tokenizer.eos_token_id)
             logits = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
             ).logits

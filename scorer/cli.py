@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from scorer.console import one_line_errors, progress_bars, stdout
@@ -20,8 +21,8 @@ app = typer.Typer(
 )
 
 
-def _fmt(value: float | None) -> str:
-    return "missing" if value is None else f"{value:.4f}"
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "missing" if value is None else f"{value:.{digits}f}"
 
 
 def scores_table(scores: dict, title: str = "LUME scores") -> Table:
@@ -64,35 +65,24 @@ def _mean_of(scores: dict, split: str, metric: str) -> float:
 
 
 def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") -> Table:
-    """One row per scored model: forget/retain means, the three components, the final score."""
-    table = Table(title=title)
-    columns = (
-        "model",
-        "forget regurg.",
-        "forget knowl.",
-        "retain regurg.",
-        "retain knowl.",
-        "task agg.",
-        "MIA AUC",
-        "MIA score",
-        "MMLU",
-        "final",
-    )
+    """One row per scored model: forget (F) / retain (R) means over the tasks, the three
+    components and the final score; narrow enough for an 80-column terminal."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    columns = ("model", "F reg", "F kn", "R reg", "R kn", "agg", "AUC", "MIA", "MMLU", "final")
     for name in columns:
-        table.add_column(name, justify="left" if name == "model" else "right")
+        table.add_column(name, justify="left" if name == "model" else "right", min_width=5)
     for name, scores in rows:
         table.add_row(
             name,
             *(
-                _fmt(_mean_of(scores, split, metric))
+                _fmt(_mean_of(scores, split, metric), 3)
                 for split in ("forget", "retain")
                 for metric in ("regurgitation", "knowledge")
             ),
-            _fmt(scores["task_aggregate"]),
-            _fmt(scores["mia_auc"]),
-            _fmt(scores["mia_score"]),
-            _fmt(scores["mmlu"]),
-            _fmt(scores["final_score"]),
+            *(
+                _fmt(scores[key], 3)
+                for key in ("task_aggregate", "mia_auc", "mia_score", "mmlu", "final_score")
+            ),
         )
     return table
 

@@ -70,7 +70,8 @@ def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") ->
     table = Table(title=title, box=box.SIMPLE_HEAD)
     columns = ("model", "F reg", "F kn", "R reg", "R kn", "agg", "AUC", "MIA", "MMLU", "final")
     for name in columns:
-        table.add_column(name, justify="left" if name == "model" else "right", min_width=5)
+        width = max(len(n) for n, _ in rows) if name == "model" else 5
+        table.add_column(name, justify="left" if name == "model" else "right", min_width=width)
     for name, scores in rows:
         table.add_row(
             name,

@@ -11,7 +11,9 @@ from rich import box
 from rich.table import Table
 
 from scorer.console import one_line_errors, progress_bars, stdout
+from scorer.data import write_bytes_atomic
 from scorer.evaluate import EvalSettings, PhaseTimer, evaluate
+from scorer.parallel import current_world
 
 app = typer.Typer(
     help="Score LUME unlearning submissions exactly as SemEval-2025 Task 4 did, only faster.",
@@ -56,6 +58,46 @@ def summary_table(scores: dict) -> Table:
         "n/a" if passed is None else ("yes" if passed else "NO"),
         _fmt(scores["final_score"]),
     )
+    return table
+
+
+def beyond_table(scores: dict) -> Table:
+    """The extra MIA attacks and the bootstrap intervals: beside the official score."""
+    extra = scores.get("beyond_official") or {}
+    table = Table(title="Beyond the official score (not part of it)")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    intervals = extra.get("bootstrap") or {}
+    for key, label in (
+        ("task_aggregate", "task aggregate"),
+        ("mia_auc", "MIA AUC (loss)"),
+        ("mmlu", "MMLU"),
+        ("final_score", "final score"),
+    ):
+        span = intervals.get(key)
+        interval = "n/a" if span is None else f"[{span[0]:.3f}, {span[1]:.3f}]"
+        table.add_row(label, _fmt(scores.get(key)), interval)
+    for name, value in (extra.get("mia_attacks") or {}).items():
+        if name not in ("k", "loss"):
+            table.add_row(f"MIA AUC ({name.replace('_', ' ')})", _fmt(value), "")
+    if "agreement" in scores:
+        agreement = scores["agreement"]
+        table.add_row(
+            "same as --exact",
+            f"{agreement['identical_generations']}/{agreement['items']}",
+            f"max item diff {agreement['max_item_score_difference']:.3f}",
+        )
+    return table
+
+
+def timings_table(timer: PhaseTimer) -> Table:
+    table = Table(title="Phases")
+    for name in ("phase", "seconds", "peak RSS (MB)"):
+        table.add_column(name, justify="left" if name == "phase" else "right")
+    for name, seconds in timer.seconds.items():
+        rss = timer.peak_rss_bytes.get(name)
+        table.add_row(name, f"{seconds:.2f}", "?" if rss is None else f"{rss / 2**20:.0f}")
     return table
 
 
@@ -125,6 +167,31 @@ def evaluate_command(
     batch_tokens: Annotated[
         int, typer.Option("--batch-tokens", min=256, help="Token budget of one batch.")
     ] = 16384,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact", help="The official per-item loop (batch of one, model.generate): slow."
+        ),
+    ] = False,
+    check_exact: Annotated[
+        int,
+        typer.Option(
+            "--check-exact",
+            min=0,
+            help="Re-generate N random items the official way; write the agreement.",
+        ),
+    ] = 0,
+    bootstrap: Annotated[
+        int,
+        typer.Option("--bootstrap", min=0, help="Bootstrap replicates for 95% intervals (0: off)."),
+    ] = 1000,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep finished batches in OUT/cache: a killed run resumes where it stopped.",
+        ),
+    ] = True,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print scores.json to stdout.")
     ] = False,
@@ -143,17 +210,124 @@ def evaluate_command(
         dtype=dtype,
         mmlu_threshold=mmlu_threshold,
         batch_tokens=batch_tokens,
+        exact=exact,
+        check_exact=check_exact,
+        bootstrap=bootstrap,
     )
     timer = PhaseTimer()
-    with progress_bars(enabled=not json_output) as bars:
-        scores = evaluate(model_dir, data, out, mia, mmlu, settings, bars, timer)
+    main_process = current_world().is_main
+    with progress_bars(enabled=not json_output and main_process) as bars:
+        scores = evaluate(
+            model_dir, data, out, mia, mmlu, settings, bars, timer, out / "cache" if cache else None
+        )
+    if not main_process:
+        return
+    write_bytes_atomic(
+        out / "timings.json", (json.dumps(timer.to_json(), indent=2) + "\n").encode()
+    )
     if json_output:
         print(json.dumps(scores, indent=2))
         return
     stdout.print(scores_table(scores))
     stdout.print(summary_table(scores))
-    phases = ", ".join(f"{name} {sec:.1f}s" for name, sec in timer.seconds.items())
-    stdout.print(f"wrote {out / 'scores.json'} and {out / 'items.jsonl'} ({phases})")
+    stdout.print(beyond_table(scores))
+    stdout.print(timings_table(timer))
+    stdout.print(f"wrote {out / 'scores.json'}, items.jsonl, mia.jsonl and timings.json")
+
+
+@app.command("validate")
+@one_line_errors
+def validate_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory a submission left.")],
+    reference: Annotated[
+        Path, typer.Option("--reference", help="The target model directory it must match.")
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON to stdout.")
+    ] = False,
+) -> None:
+    """Check that a checkpoint may be loaded and scored, without loading it.
+
+    Safetensors only (pickle and code files are refused unopened), no symlinks or remote
+    code, config and tokenizer equal to the reference's, same tensor names and shapes,
+    every value finite (streamed), sizes within limits. Exit 0 if valid, 1 with every
+    violation listed, 2 if the reference is unusable or CHECKPOINT is not a directory.
+    """
+    from scorer.validate import validate_checkpoint
+
+    with progress_bars(enabled=not json_output) as bars:
+        report = validate_checkpoint(checkpoint, reference, progress=bars)
+    if json_output:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        if report.violations:
+            table = Table(title=f"{len(report.violations)} violation(s)", box=box.SIMPLE_HEAD)
+            for name in ("rule", "file", "tensor", "message"):
+                table.add_column(name, overflow="fold")
+            for v in report.violations:
+                table.add_row(v.rule, v.file, v.tensor or "", v.message)
+            stdout.print(table)
+        for note in report.notes:
+            stdout.print(f"note: {note}", highlight=False)
+        verdict = "[green]valid[/green]" if report.ok else "[red]INVALID[/red]"
+        stdout.print(
+            f"{checkpoint}: {verdict} ({report.tensors_checked} tensors, "
+            f"{report.bytes_checked / 2**20:.1f} MiB checked in {report.seconds:.1f}s)",
+            highlight=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("leaderboard")
+@one_line_errors
+def leaderboard_command(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="scores.json files, or directories holding run.json (lume-score run) "
+            "or scores.json; each entry is named after its directory."
+        ),
+    ],
+    mmlu_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--mmlu-threshold",
+            help="Leave out of the ranking entries whose MMLU is below this (0.371 on the 7B "
+            "track); default: each result's own threshold, none on the 1B track.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the leaderboard as JSON to stdout.")
+    ] = False,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Also write a Markdown table here.")
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Also write a full-precision CSV here.")
+    ] = None,
+) -> None:
+    """Rank results by final score, as the official SemEval-2025 Task 4 leaderboard did.
+
+    Ties share a rank (1, 2, 2, 4). Entries with MMLU below the threshold are flagged and
+    listed after the ranking, unranked; runs that were not scored (failed, oom, invalid,
+    not evaluated) are listed last with their status.
+    """
+    from scorer import leaderboard as lb
+    from scorer.data import write_bytes_atomic
+
+    standings = lb.rank(lb.load_results(results), mmlu_threshold)
+    if markdown is not None:
+        write_bytes_atomic(markdown, lb.to_markdown(standings).encode("utf-8"))
+    if csv_file is not None:
+        write_bytes_atomic(csv_file, lb.to_csv(standings).encode("utf-8"))
+    if json_output:
+        records = lb.to_records(standings)
+        print(json.dumps({"mmlu_threshold": mmlu_threshold, "entries": records}, indent=2))
+        return
+    stdout.print(lb.leaderboard_table(standings))
+    for path in (p for p in (markdown, csv_file) if p is not None):
+        stdout.print(f"wrote {path}")
 
 
 def main() -> None:

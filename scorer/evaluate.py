@@ -1,25 +1,37 @@
 """``lume-score evaluate``: score one checkpoint and write ``scores.json`` + ``items.jsonl``.
 
 Every input is loaded and validated before the model is touched, and the outputs are
-written only at the end (``items.jsonl`` first, ``scores.json`` last and atomically), so
-bad input writes nothing and an interrupted run never leaves a scores file behind.
-``scores.json`` holds no timings or absolute paths: the same inputs give the same bytes.
+written only at the end (``items.jsonl`` and ``mia.jsonl`` first, ``scores.json`` last and
+atomically), so bad input writes nothing and an interrupted run never leaves a scores
+file behind. With a cache directory, each finished batch is kept on disk and a run that
+was killed resumes where it stopped (see :mod:`scorer.workplan`); under ``torchrun`` or
+``accelerate launch`` the batches are shared out between the processes. ``scores.json``
+holds no timings or absolute paths: the same inputs give the same bytes, however the
+run was interrupted or spread.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
 
+import torch
+
 from scorer import generate as engine
+from scorer.attacks import ATTACKS, DocumentStats, membership_scores
+from scorer.bootstrap import bootstrap_intervals
+from scorer.cache import ResultCache, checkpoint_fingerprint
 from scorer.data import SPLITS, TASKS, Item, load_lume, load_mia, load_mmlu, write_bytes_atomic
 from scorer.errors import LumeError
 from scorer.metrics import item_score, roc_auc
-from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
+from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt, shots_prefix
+from scorer.parallel import World, current_world, device_for
 from scorer.score import (
     METRIC_OF_KIND,
     ItemResult,
@@ -29,13 +41,20 @@ from scorer.score import (
     mmlu_passed,
     task_aggregate,
 )
+from scorer.workplan import Unit, plan, run_units, share_of
 
 OPEN_INSTRUCT_PROMPT_LIMIT = 2048  # open-instruct drops shots until a prompt fits this
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """What changes the numbers; recorded in ``scores.json``."""
+    """What changes the numbers; recorded in ``scores.json``.
+
+    ``exact`` reproduces the official per-item loop (``model.generate`` on one prompt at a
+    time, one forward pass per MIA document and per MMLU prompt); ``check_exact`` re-runs
+    that many random items that way and records the agreement; ``bootstrap`` is the number
+    of bootstrap replicates for the 95% intervals (0: none); ``mia_k`` the Min-K% fraction.
+    """
 
     fold: str = "validation"
     max_new_tokens: int = 256
@@ -44,19 +63,68 @@ class EvalSettings:
     dtype: str = "auto"
     mmlu_threshold: float | None = None
     batch_tokens: int = 16384
+    exact: bool = False
+    check_exact: int = 0
+    bootstrap: int = 1000
+    mia_k: float = 0.2
+
+
+# Settings that only change speed, never the numbers, stay out of scores.json.
+_SPEED_ONLY = ("batch_tokens",)
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's resident-set high-water mark (Linux ≥ 4.0); False if impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 @dataclass
 class PhaseTimer:
-    """Seconds per phase, for the printed summary (never written to ``scores.json``)."""
+    """Seconds and peak memory per phase (``timings.json``, never in ``scores.json``).
+
+    Peak RSS is the process's high-water mark during the phase where the kernel lets it
+    be reset, else since the start; peak CUDA memory is torch's allocator peak.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_bytes: dict[str, int] = field(default_factory=dict)
+    peak_cuda_bytes: dict[str, int] = field(default_factory=dict)
 
     def run(self, name: str, work: Callable):
+        _reset_peak_rss()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         result = work()
         self.seconds[name] = time.perf_counter() - start
+        self.peak_rss_bytes[name] = _peak_rss_bytes()
+        if torch.cuda.is_available():
+            self.peak_cuda_bytes[name] = torch.cuda.max_memory_allocated()
         return result
+
+    def to_json(self) -> dict:
+        return {
+            name: {
+                "seconds": round(self.seconds[name], 3),
+                "peak_rss_bytes": self.peak_rss_bytes.get(name),
+                "peak_cuda_bytes": self.peak_cuda_bytes.get(name),
+            }
+            for name in self.seconds
+        }
 
 
 # Progress hook: (phase name, total units) -> callable advancing by n units.
@@ -92,14 +160,56 @@ def load_inputs(data_dir, mia_dir, mmlu_dir, fold: str) -> Inputs:
     return Inputs(items=items, mia=mia, mmlu=mmlu)
 
 
-def score_items(lm, items: list[Item], settings: EvalSettings, progress) -> list[dict]:
-    generations = engine.generate(
-        lm,
-        [item.input for item in items],
-        max_new_tokens=settings.max_new_tokens,
-        batch_tokens=settings.batch_tokens,
-        progress=progress("generation", len(items)),
+@dataclass
+class Job:
+    """What every phase needs: the model, the settings, the cache and this process's place."""
+
+    lm: engine.LoadedModel
+    settings: EvalSettings
+    cache: ResultCache
+    world: World
+    context: dict
+    progress: ProgressFactory
+
+    def budget(self, divisor: int = 1) -> int:
+        return 0 if self.settings.exact else max(1, self.settings.batch_tokens // divisor)
+
+    def run(self, name: str, units: list[Unit], compute: Callable[[Unit], list]) -> dict:
+        advance = self.progress(name, share_of(units, self.world))
+        return run_units(units, compute, self.cache, self.world, advance)
+
+
+def generations(job: Job, prompts: list[str], phase: str = "generation", exact=None) -> list[str]:
+    """Greedy continuations; ``exact`` (default: the setting) uses the official loop."""
+    lm, settings = job.lm, job.settings
+    exact = settings.exact if exact is None else exact
+    encoded = engine.encode(lm, prompts)
+    cost = engine.generation_cost(settings.max_new_tokens)
+
+    def compute(unit: Unit) -> list[str]:
+        if exact:
+            return [
+                engine.reference_generate(lm, prompts[i], settings.max_new_tokens)
+                for i in unit.indices
+            ]
+        rows = [encoded[i] for i in unit.indices]
+        return engine.greedy_batch(lm, rows, settings.max_new_tokens)
+
+    context = {**job.context, "exact": exact}
+    units = plan(
+        phase,
+        [len(e) for e in encoded],
+        cost,
+        0 if exact else job.budget(),
+        prompts.__getitem__,
+        context,
     )
+    results = job.run(phase, units, compute)
+    return [results[i] for i in range(len(prompts))]
+
+
+def score_items(job: Job, items: list[Item]) -> list[dict]:
+    texts = generations(job, [item.input for item in items])
     return [
         {
             "id": item.id,
@@ -111,31 +221,75 @@ def score_items(lm, items: list[Item], settings: EvalSettings, progress) -> list
             "generation": generation,
             "score": item_score(item.kind, item.output, generation),
         }
-        for item, generation in zip(items, generations)
+        for item, generation in zip(items, texts)
     ]
 
 
-def score_mia(lm, mia: dict, settings: EvalSettings, progress) -> dict:
-    docs = mia["member"] + mia["nonmember"]
-    nlls = engine.mean_nlls(
-        lm,
-        [d.document for d in docs],
-        batch_tokens=settings.batch_tokens // 4,
-        progress=progress("MIA", len(docs)),
-    )
-    members, nonmembers = nlls[: len(mia["member"])], nlls[len(mia["member"]) :]
-    auc = roc_auc([-x for x in members], [-x for x in nonmembers])  # members positive
+def check_exact(job: Job, items: list[Item], results: list[dict]) -> dict:
+    """Re-generate ``check_exact`` random items (seeded) the official way; compare."""
+    n = min(job.settings.check_exact, len(items))
+    chosen = sorted(random.Random(0).sample(range(len(items)), n))
+    exact = generations(job, [items[i].input for i in chosen], "exact-check", exact=True)
+    identical = sum(exact[k] == results[i]["generation"] for k, i in enumerate(chosen))
+    differences = [
+        abs(item_score(items[i].kind, items[i].output, exact[k]) - results[i]["score"])
+        for k, i in enumerate(chosen)
+    ]
     return {
+        "items": n,
+        "identical_generations": identical,
+        "fraction_identical": identical / n if n else None,
+        "max_item_score_difference": max(differences, default=0.0),
+    }
+
+
+def document_scores(job: Job, texts: list[str]) -> list[dict]:
+    """Per document: the official mean NLL and every attack's membership score."""
+    lm, k = job.lm, job.settings.mia_k
+    rows = engine.truncated(lm, engine.encode(lm, texts))
+
+    def compute(unit: Unit) -> list[dict]:
+        stats = engine.token_stats_batch(lm, [rows[i] for i in unit.indices])
+        out = []
+        for i, s in zip(unit.indices, stats):
+            nll = engine.reference_mean_nll(lm, texts[i]) if job.settings.exact else s.mean_nll
+            doc = DocumentStats(s.logprobs, s.mu, s.sigma, texts[i])
+            out.append({"nll": nll, **membership_scores(doc, k)})
+        return out
+
+    units = plan(
+        "MIA",
+        [len(r) for r in rows],
+        lambda n, w: n * w,
+        job.budget(4),
+        texts.__getitem__,
+        job.context,
+    )
+    results = job.run("MIA", units, compute)
+    return [results[i] for i in range(len(texts))]
+
+
+def score_mia(job: Job, mia: dict) -> tuple[dict, list[dict]]:
+    docs = mia["member"] + mia["nonmember"]
+    scores = document_scores(job, [d.document for d in docs])
+    n = len(mia["member"])
+    members, nonmembers = scores[:n], scores[n:]
+    auc = roc_auc([-s["nll"] for s in members], [-s["nll"] for s in nonmembers])  # members +
+    summary = {
         "auc": auc,
         "score": mia_score(auc),
         "members": len(members),
         "nonmembers": len(nonmembers),
-        "member_mean_nll": sum(members) / len(members),
-        "nonmember_mean_nll": sum(nonmembers) / len(nonmembers),
+        "member_mean_nll": sum(s["nll"] for s in members) / len(members),
+        "nonmember_mean_nll": sum(s["nll"] for s in nonmembers) / len(nonmembers),
     }
+    rows = [{"id": d.id, "member": i < n, **s} for i, (d, s) in enumerate(zip(docs, scores))]
+    return summary, rows
 
 
-def score_mmlu(lm, mmlu: dict, settings: EvalSettings, progress) -> dict:
+def score_mmlu(job: Job, mmlu: dict) -> dict:
+    """Open-instruct's MMLU; each subject's shared k-shot prefix is computed once per batch."""
+    lm, settings = job.lm, job.settings
     tokenizer = lm.tokenizer
     limit = min(OPEN_INSTRUCT_PROMPT_LIMIT, lm.max_positions)
 
@@ -143,23 +297,92 @@ def score_mmlu(lm, mmlu: dict, settings: EvalSettings, progress) -> dict:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     prompts, answers, shots_used = [], [], []
+    groups: dict[tuple[str, int], list[int]] = {}
     for subject, questions in mmlu["test"].items():
         dev = mmlu["dev"].get(subject, [])
         for q in questions:
             prompt, k = fitted_prompt(subject, dev, q, settings.shots, count, limit)
+            groups.setdefault((subject, k), []).append(len(prompts))
             prompts.append(prompt)
             answers.append(q.answer)
             shots_used.append(k)
     candidates = answer_token_ids(lambda s: tokenizer.encode(s, add_special_tokens=False))
-    predictions = engine.choose_next_token(
-        lm, prompts, candidates, settings.batch_tokens // 4, progress("MMLU", len(prompts))
-    )
+
+    units: list[Unit] = []
+    rows: dict[int, list[int]] = {}  # what is run after the unit's prefix
+    if settings.exact:
+        units = plan(
+            "MMLU", [0] * len(prompts), lambda n, w: n, 0, prompts.__getitem__, job.context
+        )
+    for (subject, k), members in [] if settings.exact else groups.items():
+        prefix = tokenizer(shots_prefix(subject, mmlu["dev"].get(subject, [])[:k]))["input_ids"]
+        with_prefix, without = [], []
+        for i in members:
+            full = tokenizer(prompts[i])["input_ids"]
+            if len(prefix) < len(full) and full[: len(prefix)] == prefix:
+                rows[i] = full[len(prefix) :]
+                with_prefix.append(i)
+            else:  # the tokens do not split at the prefix: run the whole prompt
+                rows[i] = full
+                without.append(i)
+        for part, head in ((with_prefix, tuple(prefix)), (without, ())):
+            cost = lambda n, w, p=len(head): n * (p + w)  # noqa: E731
+            lengths = [len(rows[i]) for i in part]
+            for unit in plan(
+                "MMLU",
+                lengths,
+                cost,
+                job.budget(4),
+                lambda j, part=part: prompts[part[j]],
+                job.context,
+                head,
+            ):
+                units.append(Unit("MMLU", tuple(part[j] for j in unit.indices), unit.key, head))
+
+    def compute(unit: Unit) -> list[int]:
+        if settings.exact:
+            return [engine.reference_choice(lm, prompts[i], candidates) for i in unit.indices]
+        batch = [rows[i] for i in unit.indices]
+        return engine.choose_after_prefix(lm, list(unit.context), batch, candidates)
+
+    results = job.run("MMLU", units, compute)
+    predictions = [results[i] for i in range(len(prompts))]
     return {
         "accuracy": accuracy(predictions, answers),
         "questions": len(prompts),
         "subjects": len(mmlu["test"]),
         "mean_shots": sum(shots_used) / len(shots_used),
+        "correct": [p == a for p, a in zip(predictions, answers)],
     }
+
+
+def beyond_official(
+    results: list[dict], mia_rows: list[dict] | None, mmlu: dict | None, settings: EvalSettings
+) -> dict:
+    """Reported beside the official score, never mixed into it: the other MIA attacks'
+    AUCs and seeded bootstrap 95% intervals (items resampled)."""
+    extra: dict = {"mia_attacks": None, "bootstrap": None}
+    members = nonmembers = None
+    if mia_rows is not None:
+        members = [r for r in mia_rows if r["member"]]
+        nonmembers = [r for r in mia_rows if not r["member"]]
+        extra["mia_attacks"] = {
+            "k": settings.mia_k,
+            **{
+                name: roc_auc([r[name] for r in members], [r[name] for r in nonmembers])
+                for name in ATTACKS
+            },
+        }
+    if settings.bootstrap:
+        extra["bootstrap"] = bootstrap_intervals(
+            [ItemResult(r["split"], r["task"], r["kind"], r["score"]) for r in results],
+            [-r["nll"] for r in members] if members is not None else None,
+            [-r["nll"] for r in nonmembers] if nonmembers is not None else None,
+            mmlu["correct"] if mmlu is not None else None,
+            replicates=settings.bootstrap,
+            seed=0,
+        )
+    return extra
 
 
 def evaluate(
@@ -171,23 +394,45 @@ def evaluate(
     settings: EvalSettings = EvalSettings(),
     progress: ProgressFactory = no_progress,
     timer: PhaseTimer | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict:
-    """Score ``model_dir``; return the scores dict also written to ``OUT/scores.json``."""
+    """Score ``model_dir``; return the scores dict also written to ``OUT/scores.json``.
+
+    With ``cache_dir``, finished batches are kept there and reused by a later run on the
+    same checkpoint and settings (a killed run resumes). Under a multi-process launch only
+    the first process writes files; every process returns the same scores.
+    """
     timer = timer or PhaseTimer()
+    world = current_world()
     inputs = timer.run("load data", lambda: load_inputs(data_dir, mia_dir, mmlu_dir, settings.fold))
     lm = timer.run(
-        "load model", lambda: engine.load_model(model_dir, settings.device, settings.dtype)
+        "load model",
+        lambda: engine.load_model(model_dir, device_for(world, settings.device), settings.dtype),
     )
-    results = timer.run("generation", lambda: score_items(lm, inputs.items, settings, progress))
-    mia = (
-        timer.run("MIA", lambda: score_mia(lm, inputs.mia, settings, progress))
-        if inputs.mia is not None
+    context = {
+        "checkpoint": timer.run("fingerprint", lambda: checkpoint_fingerprint(model_dir))
+        if cache_dir is not None
+        else None,
+        "device": lm.device.type,
+        "dtype": str(next(lm.model.parameters()).dtype),
+        "max_new_tokens": settings.max_new_tokens,
+        "shots": settings.shots,
+        "mia_k": settings.mia_k,
+    }
+    job = Job(lm, settings, ResultCache(cache_dir), world, context, progress)
+    results = timer.run("generation", lambda: score_items(job, inputs.items))
+    agreement = (
+        timer.run("exact-check", lambda: check_exact(job, inputs.items, results))
+        if settings.check_exact and not settings.exact
         else None
+    )
+    mia, mia_rows = (
+        timer.run("MIA", lambda: score_mia(job, inputs.mia))
+        if inputs.mia is not None
+        else (None, None)
     )
     mmlu = (
-        timer.run("MMLU", lambda: score_mmlu(lm, inputs.mmlu, settings, progress))
-        if inputs.mmlu is not None
-        else None
+        timer.run("MMLU", lambda: score_mmlu(job, inputs.mmlu)) if inputs.mmlu is not None else None
     )
     components = component_means(
         ItemResult(r["split"], r["task"], r["kind"], r["score"]) for r in results
@@ -195,6 +440,7 @@ def evaluate(
     aggregate = task_aggregate(components)
     mia_value = mia["score"] if mia else None
     mmlu_value = mmlu["accuracy"] if mmlu else None
+    extra = timer.run("bootstrap", lambda: beyond_official(results, mia_rows, mmlu, settings))
     scores = {
         "final_score": final_score(aggregate, mia_value, mmlu_value),
         "task_aggregate": aggregate,
@@ -206,12 +452,24 @@ def evaluate(
         "forget": components["forget"],
         "retain": components["retain"],
         "mia": mia,
-        "mmlu_details": mmlu,
+        "mmlu_details": {k: v for k, v in mmlu.items() if k != "correct"} if mmlu else None,
         "items": len(results),
-        "settings": {k: v for k, v in asdict(settings).items() if k != "batch_tokens"},
+        "settings": {k: v for k, v in asdict(settings).items() if k not in _SPEED_ONLY},
+        "beyond_official": extra,
     }
-    out = Path(out_dir)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
-    write_bytes_atomic(out / "items.jsonl", lines.encode("utf-8"))
-    write_bytes_atomic(out / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))
+    if agreement is not None:
+        scores["agreement"] = agreement
+    if world.is_main:
+        _write_outputs(Path(out_dir), scores, results, mia_rows)
     return scores
+
+
+def _jsonl(rows: list[dict]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def _write_outputs(out: Path, scores: dict, results: list[dict], mia_rows: list[dict] | None):
+    write_bytes_atomic(out / "items.jsonl", _jsonl(results))
+    if mia_rows is not None:
+        write_bytes_atomic(out / "mia.jsonl", _jsonl(mia_rows))
+    write_bytes_atomic(out / "scores.json", (json.dumps(scores, indent=2) + "\n").encode("utf-8"))

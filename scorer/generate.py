@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
 from transformers.utils import logging as hf_logging
 
 from scorer.errors import ModelError
@@ -124,7 +124,79 @@ def _greedy_config(lm: LoadedModel, max_new_tokens: int) -> GenerationConfig:
     )
 
 
+def encode(lm: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text with the tokenizer's defaults (as the official script)."""
+    return [lm.tokenizer(t)["input_ids"] for t in texts]
+
+
+def _decode(lm: LoadedModel, tokens: Sequence[int]) -> str:
+    text = lm.tokenizer.decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    return clean_up_tokenization(text)
+
+
+def _eos_ids(lm: LoadedModel) -> set[int]:
+    eos = _greedy_config(lm, 1).eos_token_id
+    return set(eos) if isinstance(eos, list) else {int(eos)}
+
+
 @torch.inference_mode()
+def greedy_batch(lm: LoadedModel, rows: Sequence[Sequence[int]], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of one batch of token rows, decoded.
+
+    A hand-written loop over the key/value cache rather than ``model.generate``: a row
+    that has produced EOS is dropped from the batch (and from the cache) at once, so a
+    batch costs as much as its live rows, and no per-step logits processors run. Each
+    row's tokens are those of ``model.generate`` on that row alone (the tests check it).
+    """
+    eos = _eos_ids(lm)
+    ids, mask = _padded(rows, lm.tokenizer.pad_token_id, lm.device, left=True)
+    positions = _positions(mask)
+    cache = DynamicCache(config=lm.model.config)
+    live = list(range(len(rows)))  # caller's row index of each batch row
+    produced: list[list[int]] = [[] for _ in rows]
+    step_ids = ids
+    for _ in range(max_new_tokens):
+        logits = lm.model(
+            input_ids=step_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1, :]
+        next_tokens = logits.float().argmax(-1)
+        keep = []
+        for batch_row, token in enumerate(next_tokens.tolist()):
+            if token in eos:
+                continue
+            produced[live[batch_row]].append(token)
+            keep.append(batch_row)
+        if not keep:
+            break
+        if len(keep) < len(live):
+            index = torch.tensor(keep, device=lm.device)
+            cache.batch_select_indices(index)
+            mask, positions, next_tokens = mask[index], positions[index], next_tokens[index]
+            live = [live[i] for i in keep]
+        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+        positions = positions[:, -1:] + 1
+        step_ids = next_tokens[:, None]
+    return [_decode(lm, tokens) for tokens in produced]
+
+
+@torch.inference_mode()
+def reference_generate(lm: LoadedModel, prompt: str, max_new_tokens: int) -> str:
+    """The official per-item way: ``model.generate`` on one unpadded prompt."""
+    enc = lm.tokenizer(prompt, return_tensors="pt").to(lm.device)
+    out = lm.model.generate(**enc, generation_config=_greedy_config(lm, max_new_tokens))
+    return _decode(lm, out[0, enc["input_ids"].shape[1] :].tolist())
+
+
+def generation_cost(max_new_tokens: int) -> Callable[[int, int], int]:
+    """Tokens a generation batch of ``n`` prompts of width ``longest`` may hold."""
+    return lambda n, longest: n * (longest + max_new_tokens)
+
+
 def generate(
     lm: LoadedModel,
     prompts: Sequence[str],
@@ -133,25 +205,69 @@ def generate(
     progress: Progress | None = None,
 ) -> list[str]:
     """Greedy continuations of ``prompts``, decoded as the official script decoded them."""
-    encoded = [lm.tokenizer(p)["input_ids"] for p in prompts]
+    encoded = encode(lm, prompts)
     outputs: list[str] = [""] * len(prompts)
-    config = _greedy_config(lm, max_new_tokens)
-    pad = lm.tokenizer.pad_token_id
-    batches = length_batches(
-        [len(e) for e in encoded], lambda n, longest: n * (longest + max_new_tokens), batch_tokens
-    )
-    for batch in batches:
-        ids, mask = _padded([encoded[i] for i in batch], pad, lm.device, left=True)
-        out = lm.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
-        new_tokens = out[:, ids.shape[1] :].tolist()
-        for i, tokens in zip(batch, new_tokens):
-            text = lm.tokenizer.decode(
-                tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False
-            )
-            outputs[i] = clean_up_tokenization(text)
+    cost = generation_cost(max_new_tokens)
+    for batch in length_batches([len(e) for e in encoded], cost, batch_tokens):
+        texts = greedy_batch(lm, [encoded[i] for i in batch], max_new_tokens)
+        for i, text in zip(batch, texts):
+            outputs[i] = text
         if progress:
             progress(len(batch))
     return outputs
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """What the membership attacks need from one text, token by token (first token excluded).
+
+    ``logprobs[t]`` is log p(x_{t+1} | x_≤t); ``mu[t]`` and ``sigma[t]`` are the mean and
+    standard deviation of log p(z | x_≤t) over the vocabulary z ~ p (Min-K%++).
+    """
+
+    mean_nll: float
+    logprobs: list[float]
+    mu: list[float]
+    sigma: list[float]
+
+
+@torch.inference_mode()
+def token_stats_batch(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[TokenStats]:
+    """One right-padded forward pass over a batch of token rows (labels = inputs)."""
+    ids, mask = _padded(rows, lm.tokenizer.pad_token_id, lm.device, left=False)
+    logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    log_probs = torch.log_softmax(logits, dim=-1)
+    del logits
+    picked = log_probs.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    probs = log_probs.exp()
+    mu = (probs * log_probs).sum(-1)
+    sigma = ((probs * log_probs.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+    out = []
+    for row, n in enumerate((mask[:, 1:].sum(-1)).tolist()):
+        values = picked[row, :n]
+        out.append(
+            TokenStats(
+                mean_nll=float(-values.sum() / max(n, 1)),
+                logprobs=values.tolist(),
+                mu=mu[row, :n].tolist(),
+                sigma=sigma[row, :n].tolist(),
+            )
+        )
+    return out
+
+
+@torch.inference_mode()
+def reference_mean_nll(lm: LoadedModel, text: str) -> float:
+    """The official per-document way: one unpadded forward pass with ``labels = inputs``."""
+    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"][:, : lm.max_positions]
+    ids = ids.to(lm.device)
+    return float(lm.model(input_ids=ids, labels=ids).loss)
+
+
+def truncated(lm: LoadedModel, rows: list[list[int]]) -> list[list[int]]:
+    """Rows cut to the model's context (the official script had no cut, but its OLMo
+    context held every LUME document)."""
+    return [r[: lm.max_positions] for r in rows]
 
 
 @torch.inference_mode()
@@ -207,3 +323,46 @@ def choose_next_token(
         if progress:
             progress(len(batch))
     return choices
+
+
+@torch.inference_mode()
+def choose_after_prefix(
+    lm: LoadedModel,
+    prefix: Sequence[int],
+    suffixes: Sequence[Sequence[int]],
+    candidate_ids: Sequence[int],
+) -> list[int]:
+    """``choose_next_token`` for prompts ``prefix + suffix`` that share one prefix.
+
+    The prefix (an MMLU subject's k-shot examples, most of each prompt) is run once and
+    its key/value cache reused for every suffix of the batch, instead of being recomputed
+    per question. Suffixes are right-padded: causal attention keeps padding out of the
+    real tokens, and each row is read at its own last token.
+    """
+    cache = DynamicCache(config=lm.model.config)
+    if prefix:
+        prefix_ids = torch.tensor([list(prefix)], dtype=torch.long, device=lm.device)
+        lm.model(input_ids=prefix_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(len(suffixes))
+    ids, mask = _padded(suffixes, lm.tokenizer.pad_token_id, lm.device, left=False)
+    full_mask = torch.cat([mask.new_ones((len(suffixes), len(prefix))), mask], dim=1)
+    positions = (len(prefix) + torch.arange(ids.shape[1], device=lm.device)).expand_as(ids)
+    logits = lm.model(
+        input_ids=ids,
+        attention_mask=full_mask,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+    ).logits
+    last = mask.sum(-1) - 1
+    rows = logits[torch.arange(len(suffixes), device=lm.device), last].float()
+    candidates = torch.tensor(list(candidate_ids), device=lm.device)
+    return rows[:, candidates].argmax(-1).tolist()
+
+
+@torch.inference_mode()
+def reference_choice(lm: LoadedModel, prompt: str, candidate_ids: Sequence[int]) -> int:
+    """The official per-question way: one unpadded forward pass over the whole prompt."""
+    ids = lm.tokenizer(prompt, return_tensors="pt")["input_ids"].to(lm.device)
+    logits = lm.model(input_ids=ids).logits[0, -1].float()
+    return int(logits[list(candidate_ids)].argmax())

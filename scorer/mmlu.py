@@ -30,14 +30,17 @@ def format_question(question: MmluQuestion, with_answer: bool) -> str:
     return text
 
 
-def mmlu_prompt(subject: str, shots: Sequence[MmluQuestion], question: MmluQuestion) -> str:
+def shots_prefix(subject: str, shots: Sequence[MmluQuestion]) -> str:
+    """The header and the answered shots: the part all of a subject's prompts share."""
     header = (
         "The following are multiple choice questions (with answers) about "
         f"{format_subject(subject)}.\n\n"
     )
-    return (
-        header + "".join(format_question(s, True) for s in shots) + format_question(question, False)
-    )
+    return header + "".join(format_question(s, True) for s in shots)
+
+
+def mmlu_prompt(subject: str, shots: Sequence[MmluQuestion], question: MmluQuestion) -> str:
+    return shots_prefix(subject, shots) + format_question(question, False)
 
 
 def fitted_prompt(

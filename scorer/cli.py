@@ -78,9 +78,10 @@ def beyond_table(scores: dict) -> Table:
         span = intervals.get(key)
         interval = "n/a" if span is None else f"[{span[0]:.3f}, {span[1]:.3f}]"
         table.add_row(label, _fmt(scores.get(key)), interval)
-    for name, value in (extra.get("mia_attacks") or {}).items():
-        if name not in ("k", "loss"):
-            table.add_row(f"MIA AUC ({name.replace('_', ' ')})", _fmt(value), "")
+    attacks = extra.get("mia_attacks") or {}
+    for name, label in (("min_k", "Min-K%"), ("min_k_plus_plus", "Min-K%++"), ("zlib", "zlib")):
+        if name in attacks:
+            table.add_row(f"MIA AUC ({label})", _fmt(attacks[name]), "")
     if "agreement" in scores:
         agreement = scores["agreement"]
         table.add_row(

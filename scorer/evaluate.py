@@ -31,7 +31,7 @@ from scorer.data import SPLITS, TASKS, Item, load_lume, load_mia, load_mmlu, wri
 from scorer.errors import LumeError
 from scorer.metrics import item_score, roc_auc
 from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt, shots_prefix
-from scorer.parallel import World, current_world, device_for
+from scorer.parallel import World, current_world, device_for, share
 from scorer.score import (
     METRIC_OF_KIND,
     ItemResult,
@@ -103,6 +103,7 @@ class PhaseTimer:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_bytes: dict[str, int] = field(default_factory=dict)
     peak_cuda_bytes: dict[str, int] = field(default_factory=dict)
+    units: dict[str, dict[str, int]] = field(default_factory=dict)  # by rank: cached/computed
 
     def run(self, name: str, work: Callable):
         _reset_peak_rss()
@@ -117,7 +118,7 @@ class PhaseTimer:
         return result
 
     def to_json(self) -> dict:
-        return {
+        phases = {
             name: {
                 "seconds": round(self.seconds[name], 3),
                 "peak_rss_bytes": self.peak_rss_bytes.get(name),
@@ -125,6 +126,7 @@ class PhaseTimer:
             }
             for name in self.seconds
         }
+        return {"phases": phases, "units_by_process": self.units}
 
 
 # Progress hook: (phase name, total units) -> callable advancing by n units.
@@ -170,13 +172,14 @@ class Job:
     world: World
     context: dict
     progress: ProgressFactory
+    tally: dict[str, int] = field(default_factory=dict)
 
     def budget(self, divisor: int = 1) -> int:
         return 0 if self.settings.exact else max(1, self.settings.batch_tokens // divisor)
 
     def run(self, name: str, units: list[Unit], compute: Callable[[Unit], list]) -> dict:
         advance = self.progress(name, share_of(units, self.world))
-        return run_units(units, compute, self.cache, self.world, advance)
+        return run_units(units, compute, self.cache, self.world, advance, self.tally)
 
 
 def generations(job: Job, prompts: list[str], phase: str = "generation", exact=None) -> list[str]:
@@ -459,6 +462,7 @@ def evaluate(
     }
     if agreement is not None:
         scores["agreement"] = agreement
+    timer.units = share(world, {str(world.rank): dict(job.tally)})
     if world.is_main:
         _write_outputs(Path(out_dir), scores, results, mia_rows)
     return scores

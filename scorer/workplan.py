@@ -50,9 +50,14 @@ def run_units(
     cache: ResultCache,
     world: World,
     progress: Callable[[int], None],
+    tally: dict[str, int] | None = None,
 ) -> dict[int, object]:
-    """``{input index: result}`` for every unit; this process computes every world-th one."""
+    """``{input index: result}`` for every unit; this process handles every world-th one.
+
+    ``tally`` counts the units this process took from the cache and computed itself.
+    """
     mine: dict[str, list] = {}
+    tally = tally if tally is not None else {}
     for n, unit in enumerate(units):
         if n % world.size != world.rank:
             continue
@@ -60,6 +65,9 @@ def run_units(
         if result is None or len(result) != len(unit.indices):
             result = compute(unit)
             cache.put(unit.phase, unit.key, result)
+            tally["computed"] = tally.get("computed", 0) + 1
+        else:
+            tally["cached"] = tally.get("cached", 0) + 1
         mine[unit.key] = result
         progress(len(unit.indices))
     everything = share(world, mine)

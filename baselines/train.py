@@ -18,10 +18,11 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedType
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
@@ -146,38 +147,48 @@ def _reference_log_probs(model, examples: list[Example], pad_id: int, device) ->
     return torch.cat(values)
 
 
-def _loss(config, model, reference, forget, retain, reference_log_probs):
-    """The method's loss on one forget batch (with its indices) and one retain batch."""
+def _forget_term(config, model, forget, reference_log_probs) -> torch.Tensor:
+    """The method's loss on one forget batch (with its indices)."""
     forget_logits = _logits(model, forget)
-    if config.method == "ga":
+    if config.method in ("ga", "gd", "kl"):
         return losses.gradient_ascent(forget_logits, forget["labels"])
-    if config.method == "gd":
-        retain_logits = _logits(model, retain)
-        return losses.gradient_difference(
-            forget_logits, forget["labels"], retain_logits, retain["labels"], config.alpha
-        )
-    if config.method == "kl":
-        retain_logits = _logits(model, retain)
-        with torch.no_grad():
-            reference_logits = _logits(reference, retain)
-        return losses.kl_regularized(
-            forget_logits,
-            forget["labels"],
-            retain_logits,
-            reference_logits,
-            retain["labels"],
-            config.alpha,
-        )
     log_prob = losses.sequence_log_prob(forget_logits, forget["labels"])
     if config.method == "npo":
         ref = reference_log_probs[forget["index"].cpu()].to(log_prob.device)
-        loss = losses.npo(log_prob, ref, config.beta)
-    else:
-        lengths = (forget["labels"][:, 1:] != losses.IGNORE).sum(-1)
-        loss = losses.simnpo(log_prob, lengths, config.simnpo_beta, config.simnpo_gamma)
-    if config.retain_term:
-        loss = loss + config.alpha * losses.mean_nll(_logits(model, retain), retain["labels"])
-    return loss
+        return losses.npo(log_prob, ref, config.beta)
+    lengths = (forget["labels"][:, 1:] != losses.IGNORE).sum(-1)
+    return losses.simnpo(log_prob, lengths, config.simnpo_beta, config.simnpo_gamma)
+
+
+def _retain_term(config, model, reference, retain) -> torch.Tensor | None:
+    """``alpha`` × the method's retain loss (GD, NPO+RT: NLL; KL: KL to the reference)."""
+    if config.method == "kl":
+        with torch.no_grad():
+            reference_logits = _logits(reference, retain)
+        kl = losses.answer_kl(reference_logits, _logits(model, retain), retain["labels"])
+        return config.alpha * kl
+    if config.method == "gd" or (config.method in ("npo", "simnpo") and config.retain_term):
+        return config.alpha * losses.mean_nll(_logits(model, retain), retain["labels"])
+    return None
+
+
+def _backward(accelerator: Accelerator, terms) -> None:
+    """Back-propagate the sum of ``terms`` (callables giving a loss or None).
+
+    The gradient of a sum is the sum of the gradients, so each term gets its own
+    backward pass and only one batch's activations are alive at a time: a method with a
+    retain term peaks at GA's memory instead of twice it. DeepSpeed steps its optimizer
+    inside ``backward``, so there the terms are summed and back-propagated once.
+    """
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        values = [t for t in (term() for term in terms) if t is not None]
+        accelerator.backward(sum(values[1:], values[0]))
+        return
+    for term in terms:
+        value = term()
+        if value is not None:
+            accelerator.backward(value)
+            del value
 
 
 def run_unlearning(
@@ -265,10 +276,13 @@ def run_unlearning(
             retain_batch = {k: v.to(accelerator.device) for k, v in retain_batch.items()}
             tick = time.time()
             with accelerator.accumulate(model):
-                loss = _loss(
-                    config, model, reference, forget_batch, retain_batch, reference_log_probs
+                _backward(
+                    accelerator,
+                    (
+                        partial(_forget_term, config, model, forget_batch, reference_log_probs),
+                        partial(_retain_term, config, model, reference, retain_batch),
+                    ),
                 )
-                accelerator.backward(loss)
                 optimizer.step()
                 optimizer.zero_grad()
             if accelerator.sync_gradients:

@@ -347,15 +347,18 @@ def choose_after_prefix(
     ids, mask = _padded(suffixes, lm.tokenizer.pad_token_id, lm.device, left=False)
     full_mask = torch.cat([mask.new_ones((len(suffixes), len(prefix))), mask], dim=1)
     positions = (len(prefix) + torch.arange(ids.shape[1], device=lm.device)).expand_as(ids)
+    last = mask.sum(-1) - 1
+    kept = torch.unique(last)  # logits only where some row ends, not for every position
     logits = lm.model(
         input_ids=ids,
         attention_mask=full_mask,
         position_ids=positions,
         past_key_values=cache,
         use_cache=True,
+        logits_to_keep=kept,
     ).logits
-    last = mask.sum(-1) - 1
-    rows = logits[torch.arange(len(suffixes), device=lm.device), last].float()
+    column = torch.searchsorted(kept, last)
+    rows = logits[torch.arange(len(suffixes), device=lm.device), column].float()
     candidates = torch.tensor(list(candidate_ids), device=lm.device)
     return rows[:, candidates].argmax(-1).tolist()
 

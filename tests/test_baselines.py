@@ -197,3 +197,67 @@ def test_two_cpu_ranks_really_run_and_draw_different_retain_samples(splits, tmp_
     assert reports[0]["steps"] == reports[1]["steps"] > 0
     assert reports[0]["retain_drawn"] != reports[1]["retain_drawn"]
     _assert_complete_checkpoint(out, model)
+
+
+@pytest.mark.parametrize("method", ["gd", "kl", "npo"])
+def test_separate_backward_passes_give_the_gradient_of_the_whole_loss(method, splits):
+    """The loop back-propagates the forget and retain terms one at a time (to halve the peak
+    of activations); the gradient must be that of the pure loss of ``baselines.losses``."""
+    from types import SimpleNamespace
+
+    from accelerate import DistributedType
+
+    from baselines.train import _backward, _forget_term, _retain_term
+
+    model_dir, forget_dir, retain_dir = splits
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    reference = AutoModelForCausalLM.from_pretrained(model_dir).requires_grad_(False)
+    pad = tokenizer.eos_token_id
+
+    def batch(directory, split):
+        items = load_split(directory, split)[:3]
+        return collate([make_example(tokenizer, i, False, 512) for i in items], pad)
+
+    forget, retain = batch(forget_dir, "forget"), batch(retain_dir, "retain")
+    forget["index"] = torch.arange(3)
+    config = TrainConfig(method=method, alpha=0.7, retain_term=True)
+    with torch.no_grad():
+        start_logits = model(input_ids=forget["input_ids"]).logits
+    ref_log_probs = losses.sequence_log_prob(start_logits, forget["labels"]) - 0.3
+
+    def logits(m, b):
+        return m(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+
+    if method == "gd":
+        whole = losses.gradient_difference(
+            logits(model, forget), forget["labels"], logits(model, retain), retain["labels"], 0.7
+        )
+    elif method == "kl":
+        with torch.no_grad():
+            ref_retain = logits(reference, retain)
+        whole = losses.kl_regularized(
+            logits(model, forget), forget["labels"], logits(model, retain), ref_retain,
+            retain["labels"], 0.7,
+        )  # fmt: skip
+    else:
+        log_prob = losses.sequence_log_prob(logits(model, forget), forget["labels"])
+        whole = losses.npo(log_prob, ref_log_probs, config.beta) + 0.7 * losses.mean_nll(
+            logits(model, retain), retain["labels"]
+        )
+    expected = torch.autograd.grad(whole, list(model.parameters()))
+
+    model.zero_grad()
+    accelerator = SimpleNamespace(
+        distributed_type=DistributedType.NO, backward=lambda loss: loss.backward()
+    )
+    _backward(
+        accelerator,
+        (
+            lambda: _forget_term(config, model, forget, ref_log_probs),
+            lambda: _retain_term(config, model, reference, retain),
+        ),
+    )
+    for param, want in zip(model.parameters(), expected):
+        torch.testing.assert_close(param.grad, want, rtol=1e-4, atol=1e-6)
+    assert any(float(g.abs().sum()) > 0 for g in expected)

@@ -1,0 +1,128 @@
+"""Peak memory of each baseline on the same run: NPO must not hold a reference model.
+
+    python benchmarks/bench_baseline_memory.py --track DIR [--hidden 512 --layers 8]
+
+NPO's reference log-probabilities of the forget set are constant, so the loop computes
+them once before training and keeps no second model; KL needs the reference model's
+full distributions on retain batches, so it keeps one. This builds a random OLMo of the
+given shape with the mini track's tokenizer (big enough for the weights to dominate the
+process's memory), runs GA, GD, NPO and KL on the mini track's train fold, each in a fresh
+process, and prints the peak resident memory of each above the process's memory after
+its imports, with the ratio to GA's. The issue's bar: NPO ≤ 1.15 × GA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+CHILD = r"""
+import json, sys
+from pathlib import Path
+
+def status(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+import torch, transformers, accelerate  # noqa: F401  (imports count as the base)
+from starter_kit.baseline import run_baseline
+
+base = status("VmRSS:")
+report = run_baseline(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]),
+                      preset="mini")
+print(json.dumps({"base": base, "peak": status("VmHWM:"), "steps": report.steps,
+                  "seconds": report.seconds}))
+"""
+
+
+def random_target(track: Path, out: Path, hidden: int, layers: int, heads: int) -> int:
+    """A random-weight OLMo of the given shape with the track's tokenizer; its parameters."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    build = json.loads((track / "build.json").read_text())
+    source = track / build["model_dir"]
+    config = AutoConfig.from_pretrained(source)
+    config.hidden_size, config.num_hidden_layers = hidden, layers
+    config.num_attention_heads = config.num_key_value_heads = heads
+    config.intermediate_size = 4 * hidden
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(out)
+    for name in os.listdir(source):
+        if name.startswith(("tokenizer", "special_tokens")) or name in ("vocab.json", "merges.txt"):
+            shutil.copy2(source / name, out / name)
+    return sum(p.numel() for p in model.parameters())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--track", type=Path, required=True, help="a lume mini build directory")
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--methods",
+        default="ga,gd,npo,npo-without-retain,kl",
+        help="baselines to run; npo-without-retain is npo with LUME_BASELINE_RETAIN_TERM=0",
+    )
+    args = parser.parse_args()
+
+    build = json.loads((args.track / "build.json").read_text())
+    data = args.track / build["data_dir"]
+    env = {**os.environ, "LUME_BASELINE_EPOCHS": str(args.epochs), "HF_HUB_OFFLINE": "1"}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lume-bench-") as tmp:
+        model = Path(tmp) / "target"
+        parameters = random_target(args.track, model, args.hidden, args.layers, args.heads)
+        for method in args.methods.split(","):
+            out = Path(tmp) / method
+            name, _, variant = method.partition("-without-")
+            extra = {"LUME_BASELINE_RETAIN_TERM": "0"} if variant == "retain" else {}
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD, name, str(model), str(data), str(out)],
+                capture_output=True,
+                text=True,
+                env={**env, **extra},
+                check=False,
+            )
+            if done.returncode != 0:
+                sys.exit(f"{method} failed:\n{done.stderr[-2000:]}")
+            rows.append((method, json.loads(done.stdout.strip().splitlines()[-1])))
+
+    table = Table(title=f"Baselines' peak memory ({parameters / 1e6:.1f} M parameters, fp32)")
+    for name in ("method", "steps", "seconds", "peak above imports (MB)", "× GA"):
+        table.add_column(name, justify="left" if name == "method" else "right")
+    used = {m: r["peak"] - r["base"] for m, r in rows}
+    ga = used.get("ga")
+    for method, r in rows:
+        ratio = f"{used[method] / ga:.2f}" if ga else "n/a"
+        table.add_row(
+            method.upper(), str(r["steps"]), f"{r['seconds']:.1f}", f"{used[method] / 2**20:.0f}",
+            ratio,
+        )  # fmt: skip
+    Console().print(table)
+    Console().print(
+        "NPO runs with its retain term (NPO+RT, the default of baselines/npo.py) and without "
+        "it; each loss term is back-propagated on its own, so a retain batch adds little."
+    )
+    weights = parameters * 4 / 2**20
+    Console().print(
+        f"weights {weights:.0f} MB; AdamW keeps two more copies and gradients one: "
+        f"≈ {4 * weights:.0f} MB of training state before activations"
+    )
+
+
+if __name__ == "__main__":
+    main()

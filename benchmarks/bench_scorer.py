@@ -1,0 +1,164 @@
+"""The kit's scoring engine against the official-style per-item loop, in one run.
+
+    python benchmarks/bench_scorer.py --track DIR      # a `lume mini build` directory
+    python benchmarks/bench_scorer.py --track DIR --device cuda --dtype bfloat16
+
+Same model, same data, one process. The reference is the official script's way: one
+``model.generate`` per item (256 new tokens at most), one forward pass per MIA document,
+one forward pass per MMLU prompt (the official loop also ran a second forward pass per
+item for an answer NLL the score does not use; it is left out, which only flatters the
+reference). The kit runs its batched engine with the result cache off. Prints seconds,
+ratios and agreement per phase, MMLU with and without prefix reuse, and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from scorer import generate as engine
+from scorer.cache import ResultCache
+from scorer.evaluate import (
+    EvalSettings,
+    Job,
+    _peak_rss_bytes,
+    _reset_peak_rss,
+    load_inputs,
+    no_progress,
+    score_items,
+    score_mia,
+    score_mmlu,
+)
+from scorer.metrics import roc_auc
+from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
+from scorer.parallel import World
+
+
+def timed(work):
+    """(result, seconds, peak RSS in bytes during the call)."""
+    _reset_peak_rss()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    result = work()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - start, _peak_rss_bytes()
+
+
+def official_mmlu_prompts(lm, mmlu, shots: int) -> tuple[list[str], list[int]]:
+    count = lambda text: len(lm.tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    prompts, answers = [], []
+    for subject, questions in mmlu["test"].items():
+        for q in questions:
+            prompt, _ = fitted_prompt(subject, mmlu["dev"].get(subject, []), q, shots, count,
+                                      min(2048, lm.max_positions))  # fmt: skip
+            prompts.append(prompt)
+            answers.append(q.answer)
+    return prompts, answers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--track", type=Path, required=True, help="a lume mini build directory")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--batch-tokens", type=int, default=16384)
+    parser.add_argument("--fold", default="validation")
+    args = parser.parse_args()
+
+    build = json.loads((args.track / "build.json").read_text())
+    paths = {k: args.track / build[k] for k in ("model_dir", "data_dir", "mia_dir", "mmlu_dir")}
+    inputs = load_inputs(paths["data_dir"], paths["mia_dir"], paths["mmlu_dir"], args.fold)
+    baseline_rss = _peak_rss_bytes()
+    lm = engine.load_model(paths["model_dir"], args.device, args.dtype)
+    weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
+    settings = EvalSettings(
+        max_new_tokens=args.max_new_tokens, batch_tokens=args.batch_tokens, bootstrap=0
+    )
+    job = Job(lm, settings, ResultCache(None), World(0, 1, 0), {}, no_progress)
+    items = inputs.items
+    prompts = [i.input for i in items]
+    docs = [d.document for d in inputs.mia["member"] + inputs.mia["nonmember"]]
+    mc_prompts, answers = official_mmlu_prompts(lm, inputs.mmlu, settings.shots)
+    candidates = answer_token_ids(lambda s: lm.tokenizer.encode(s, add_special_tokens=False))
+
+    # warm-up (first calls pay for lazy initialisation on both paths)
+    engine.reference_generate(lm, prompts[0], 4)
+    engine.generate(lm, prompts[:4], max_new_tokens=4)
+
+    rows = []
+    ref_gen, t_ref, m_ref = timed(
+        lambda: [engine.reference_generate(lm, p, settings.max_new_tokens) for p in prompts]
+    )
+    kit_items, t_kit, m_kit = timed(lambda: score_items(job, items))
+    same = sum(a == r["generation"] for a, r in zip(ref_gen, kit_items))
+    rows.append(("generation", len(items), t_ref, t_kit, f"{same}/{len(items)} identical"))
+
+    ref_nll, t_ref_mia, _ = timed(lambda: [engine.reference_mean_nll(lm, d) for d in docs])
+    (kit_mia, _), t_kit_mia, m_mia = timed(lambda: score_mia(job, inputs.mia))
+    n = len(inputs.mia["member"])
+    ref_auc = roc_auc([-x for x in ref_nll[:n]], [-x for x in ref_nll[n:]])
+    rows.append(
+        ("MIA", len(docs), t_ref_mia, t_kit_mia, f"AUC {ref_auc:.4f} vs {kit_mia['auc']:.4f}")
+    )
+
+    ref_choice, t_ref_mc, _ = timed(
+        lambda: [engine.reference_choice(lm, p, candidates) for p in mc_prompts]
+    )
+    no_reuse, t_batched_mc, _ = timed(
+        lambda: engine.choose_next_token(lm, mc_prompts, candidates, settings.batch_tokens // 4)
+    )
+    kit_mmlu, t_kit_mc, m_mc = timed(lambda: score_mmlu(job, inputs.mmlu))
+    kit_acc, ref_acc = kit_mmlu["accuracy"], accuracy(ref_choice, answers)
+    rows.append(
+        ("MMLU", len(mc_prompts), t_ref_mc, t_kit_mc, f"accuracy {ref_acc:.4f} vs {kit_acc:.4f}")
+    )
+
+    table = Table(title=f"Scoring {paths['model_dir']} ({args.fold} fold)")
+    for name in ("phase", "inputs", "per-item loop (s)", "kit (s)", "speed-up", "agreement"):
+        table.add_column(name, justify="left" if name in ("phase", "agreement") else "right")
+    for name, count, ref, kit, agreement in rows:
+        table.add_row(name, str(count), f"{ref:.2f}", f"{kit:.2f}", f"{ref / kit:.1f}×", agreement)
+    total_ref = sum(r[2] for r in rows)
+    total_kit = sum(r[3] for r in rows)
+    table.add_row(
+        "total", "", f"{total_ref:.2f}", f"{total_kit:.2f}", f"{total_ref / total_kit:.1f}×", ""
+    )
+    console = Console()
+    console.print(table)
+
+    reuse = Table(title="MMLU: k-shot prefix key/value reuse")
+    for name in ("batched, whole prompts (s)", "batched, prefix reused (s)", "speed-up", "same"):
+        reuse.add_column(name, justify="right")
+    same_mc = sum(a == b for a, b in zip(no_reuse, ref_choice))
+    reuse.add_row(f"{t_batched_mc:.2f}", f"{t_kit_mc:.2f}", f"{t_batched_mc / t_kit_mc:.1f}×",
+                  f"{same_mc}/{len(mc_prompts)}")  # fmt: skip
+    console.print(reuse)
+
+    memory = Table(title="Memory (peak RSS above the process before the model was loaded)")
+    for name in ("weights (MB)", "generation (MB)", "MIA (MB)", "MMLU (MB)", "per-item loop (MB)"):
+        memory.add_column(name, justify="right")
+    mb = lambda b: f"{(b - baseline_rss) / 2**20:.0f}"  # noqa: E731
+    memory.add_row(f"{weights / 2**20:.1f}", mb(m_kit), mb(m_mia), mb(m_mc), mb(m_ref))
+    console.print(memory)
+    device = lm.device.type
+    if device == "cuda":
+        device += f" ({torch.cuda.get_device_name(lm.device)})"
+    console.print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
+        f"threads, device {device}, dtype {next(lm.model.parameters()).dtype}, torch "
+        f"{torch.__version__}"
+    )
+
+
+if __name__ == "__main__":
+    main()

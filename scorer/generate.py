@@ -74,6 +74,10 @@ def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto")
     if tokenizer.eos_token_id is None:
         raise ModelError(f"{path}: the tokenizer has no EOS token (it is also the pad token)")
     tokenizer.pad_token = tokenizer.eos_token
+    # transformers 5 fills unset generation fields from the checkpoint's own
+    # generation_config.json (repetition_penalty, bad_words_ids ...): a submission must not
+    # steer its own decoding, so that file is replaced by neutral defaults.
+    model.generation_config = GenerationConfig()
     model.to(target).eval()
     limit = getattr(model.config, "max_position_embeddings", None) or 2048
     return LoadedModel(model, tokenizer, target, int(limit))

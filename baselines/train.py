@@ -205,12 +205,12 @@ def run_unlearning(
     deadline = _deadline(config)
     forget_items, retain_items = load_split(forget_dir, "forget"), load_split(retain_dir, "retain")
     output_dir = Path(output_dir)
-    try:
-        output_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:  # saves happen inside the directory: only it must be writable, not its parent
+        output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise LumeError(f"{output_dir}: cannot create the output directory: {err}") from err
-    if not os.access(output_dir.parent, os.W_OK):
-        raise LumeError(f"{output_dir.parent}: not writable")
+    if not os.access(output_dir, os.W_OK):
+        raise LumeError(f"{output_dir}: not writable")
 
     hf_logging.disable_progress_bar()
     accelerator = Accelerator(

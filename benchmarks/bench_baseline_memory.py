@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from random_model import random_target
 from rich.console import Console
 from rich.table import Table
 
@@ -43,26 +43,6 @@ report = run_baseline(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sy
 print(json.dumps({"base": base, "peak": status("VmHWM:"), "steps": report.steps,
                   "seconds": report.seconds}))
 """
-
-
-def random_target(track: Path, out: Path, hidden: int, layers: int, heads: int) -> int:
-    """A random-weight OLMo of the given shape with the track's tokenizer; its parameters."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    build = json.loads((track / "build.json").read_text())
-    source = track / build["model_dir"]
-    config = AutoConfig.from_pretrained(source)
-    config.hidden_size, config.num_hidden_layers = hidden, layers
-    config.num_attention_heads = config.num_key_value_heads = heads
-    config.intermediate_size = 4 * hidden
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config)
-    model.save_pretrained(out)
-    for name in os.listdir(source):
-        if name.startswith(("tokenizer", "special_tokens")) or name in ("vocab.json", "merges.txt"):
-            shutil.copy2(source / name, out / name)
-    return sum(p.numel() for p in model.parameters())
 
 
 def main() -> None:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+from random_model import parse_shape, random_target
 from rich.console import Console
 from rich.table import Table
 
@@ -36,6 +38,7 @@ from scorer.evaluate import (
     score_mia,
     score_mmlu,
 )
+from scorer.generate import STATS_CHUNK
 from scorer.metrics import roc_auc
 from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
 from scorer.parallel import World
@@ -65,6 +68,27 @@ def official_mmlu_prompts(lm, mmlu, shots: int) -> tuple[list[str], list[int]]:
     return prompts, answers
 
 
+def activation_estimates(lm, batch_tokens: int) -> dict[str, int]:
+    """Bytes one batch of each phase needs beyond the weights, by the engine's budgets.
+
+    Generation: the key/value cache of ``batch_tokens`` tokens plus one layer's widest
+    activations; MIA (``batch_tokens / 4`` tokens): the logits plus a few fp32
+    ``STATS_CHUNK × vocab`` temporaries; MMLU (``batch_tokens / 4``): the replicated
+    prefix cache and the kept logits.
+    """
+    config = lm.model.config
+    elem = next(lm.model.parameters()).element_size()
+    kv = 2 * config.num_hidden_layers * config.hidden_size * elem
+    layer = (3 * config.hidden_size + 2 * config.intermediate_size) * elem
+    quarter = batch_tokens // 4
+    return {
+        "generation": batch_tokens * (kv + layer),
+        "MIA": quarter * (config.vocab_size * elem + layer)
+        + 4 * STATS_CHUNK * config.vocab_size * 4,
+        "MMLU": quarter * (kv + layer) + quarter * config.vocab_size * 4,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", type=Path, required=True, help="a lume mini build directory")
@@ -73,10 +97,20 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--batch-tokens", type=int, default=16384)
     parser.add_argument("--fold", default="validation")
+    parser.add_argument(
+        "--random-shape",
+        help="score a random OLMo of this shape instead of the track's target, e.g. "
+        "2048x16x16x8192x50304 (OLMo-1B); timing only",
+    )
+    parser.add_argument("--skip-reference", action="store_true", help="time the kit only")
     args = parser.parse_args()
 
     build = json.loads((args.track / "build.json").read_text())
     paths = {k: args.track / build[k] for k in ("model_dir", "data_dir", "mia_dir", "mmlu_dir")}
+    if args.random_shape:
+        scratch = tempfile.TemporaryDirectory(prefix="lume-bench-")
+        paths["model_dir"] = Path(scratch.name) / "random"
+        random_target(args.track, paths["model_dir"], **parse_shape(args.random_shape))
     inputs = load_inputs(paths["data_dir"], paths["mia_dir"], paths["mmlu_dir"], args.fold)
     baseline_rss = _peak_rss_bytes()
     lm = engine.load_model(paths["model_dir"], args.device, args.dtype)
@@ -96,14 +130,22 @@ def main() -> None:
     engine.generate(lm, prompts[:4], max_new_tokens=4)
 
     rows = []
-    ref_gen, t_ref, m_ref = timed(
-        lambda: [engine.reference_generate(lm, p, settings.max_new_tokens) for p in prompts]
+    skip = args.skip_reference
+
+    def reference(work, fallback):
+        return (fallback, float("nan"), 0) if skip else timed(work)
+
+    ref_gen, t_ref, m_ref = reference(
+        lambda: [engine.reference_generate(lm, p, settings.max_new_tokens) for p in prompts],
+        [None] * len(prompts),
     )
     kit_items, t_kit, m_kit = timed(lambda: score_items(job, items))
     same = sum(a == r["generation"] for a, r in zip(ref_gen, kit_items))
     rows.append(("generation", len(items), t_ref, t_kit, f"{same}/{len(items)} identical"))
 
-    ref_nll, t_ref_mia, _ = timed(lambda: [engine.reference_mean_nll(lm, d) for d in docs])
+    ref_nll, t_ref_mia, _ = reference(
+        lambda: [engine.reference_mean_nll(lm, d) for d in docs], [0.0] * len(docs)
+    )
     (kit_mia, _), t_kit_mia, m_mia = timed(lambda: score_mia(job, inputs.mia))
     n = len(inputs.mia["member"])
     ref_auc = roc_auc([-x for x in ref_nll[:n]], [-x for x in ref_nll[n:]])
@@ -111,8 +153,8 @@ def main() -> None:
         ("MIA", len(docs), t_ref_mia, t_kit_mia, f"AUC {ref_auc:.4f} vs {kit_mia['auc']:.4f}")
     )
 
-    ref_choice, t_ref_mc, _ = timed(
-        lambda: [engine.reference_choice(lm, p, candidates) for p in mc_prompts]
+    ref_choice, t_ref_mc, _ = reference(
+        lambda: [engine.reference_choice(lm, p, candidates) for p in mc_prompts], answers
     )
     no_reuse, t_batched_mc, _ = timed(
         lambda: engine.choose_next_token(lm, mc_prompts, candidates, settings.batch_tokens // 4)
@@ -144,11 +186,15 @@ def main() -> None:
                   f"{same_mc}/{len(mc_prompts)}")  # fmt: skip
     console.print(reuse)
 
-    memory = Table(title="Memory (peak RSS above the process before the model was loaded)")
-    for name in ("weights (MB)", "generation (MB)", "MIA (MB)", "MMLU (MB)", "per-item loop (MB)"):
-        memory.add_column(name, justify="right")
-    mb = lambda b: f"{(b - baseline_rss) / 2**20:.0f}"  # noqa: E731
-    memory.add_row(f"{weights / 2**20:.1f}", mb(m_kit), mb(m_mia), mb(m_mc), mb(m_ref))
+    memory = Table(title="Peak RSS above the process before the model was loaded (MB)")
+    for name in ("phase", "measured", "weights + batch (estimate)", "ratio"):
+        memory.add_column(name, justify="left" if name == "phase" else "right")
+    estimates = activation_estimates(lm, settings.batch_tokens)
+    for phase, peak in (("generation", m_kit), ("MIA", m_mia), ("MMLU", m_mc)):
+        used, bound = (peak - baseline_rss) / 2**20, (weights + estimates[phase]) / 2**20
+        memory.add_row(phase, f"{used:.0f}", f"{bound:.0f}", f"{used / bound:.2f}")
+    if not skip:
+        memory.add_row("per-item loop", f"{(m_ref - baseline_rss) / 2**20:.0f}", "", "")
     console.print(memory)
     device = lm.device.type
     if device == "cuda":

@@ -12,8 +12,10 @@ from rich.table import Table
 
 from scorer.console import one_line_errors, progress_bars, stdout
 from scorer.data import write_bytes_atomic
+from scorer.errors import LumeError
 from scorer.evaluate import EvalSettings, PhaseTimer, evaluate
 from scorer.parallel import current_world
+from scorer.track import load_track, resolve
 
 app = typer.Typer(
     help="Score LUME unlearning submissions exactly as SemEval-2025 Task 4 did, only faster.",
@@ -140,10 +142,11 @@ def _root() -> None:
 @one_line_errors
 def evaluate_command(
     model_dir: Annotated[Path, typer.Argument(help="Hugging Face checkpoint directory to score.")],
-    data: Annotated[
-        Path, typer.Option("--data", help="LUME data: hub layout or forget/retain files.")
-    ],
     out: Annotated[Path, typer.Option("--out", help="Directory for scores.json and items.jsonl.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="LUME data: hub layout or forget/retain files."),
+    ] = None,
     mia: Annotated[
         Path | None, typer.Option("--mia", help="Directory with member.jsonl and nonmember.jsonl.")
     ] = None,
@@ -151,8 +154,18 @@ def evaluate_command(
         Path | None, typer.Option("--mmlu", help="MMLU directory (CSV or hub parquet layout).")
     ] = None,
     split: Annotated[
-        str, typer.Option("--split", help="Which fold of the hub layout: validation or train.")
-    ] = "validation",
+        str | None,
+        typer.Option("--split", help="Fold of the hub layout: validation (default) or train."),
+    ] = None,
+    track: Annotated[
+        str | None,
+        typer.Option(
+            "--track",
+            help="mini, 1B, 7B or a .toml file: fills --data, --mia, --mmlu, --split and "
+            "--mmlu-threshold from --root (options given explicitly win).",
+        ),
+    ] = None,
+    root: Annotated[Path, typer.Option("--root", help="Where the track's dirs lie.")] = Path("."),
     shots: Annotated[
         int, typer.Option("--shots", min=0, help="MMLU shots from the dev split.")
     ] = 5,
@@ -203,8 +216,18 @@ def evaluate_command(
     components...) and OUT/items.jsonl (one line per item with its generation and score).
     Leave out --mia or --mmlu to skip them: the scores that need them are reported missing.
     """
+    if track is not None:
+        spec = load_track(track)
+        paths = resolve(spec, root)
+        data = data or paths.data
+        mia = mia or paths.mia
+        mmlu = mmlu or paths.mmlu
+        split = split or spec.fold
+        mmlu_threshold = mmlu_threshold if mmlu_threshold is not None else paths.mmlu_threshold
+    if data is None:
+        raise LumeError("--data is needed (or --track to fill it in)")
     settings = EvalSettings(
-        fold=split,
+        fold=split or "validation",
         max_new_tokens=max_new_tokens,
         shots=shots,
         device=device,
@@ -307,6 +330,15 @@ def leaderboard_command(
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Also write a full-precision CSV here.")
     ] = None,
+    track: Annotated[
+        str | None,
+        typer.Option(
+            "--track", help="mini, 1B, 7B or a .toml file: its MMLU threshold (1B: none)."
+        ),
+    ] = None,
+    root: Annotated[
+        Path, typer.Option("--root", help="Where the track's dirs lie (mini: its build).")
+    ] = Path("."),
 ) -> None:
     """Rank results by final score, as the official SemEval-2025 Task 4 leaderboard did.
 
@@ -317,6 +349,8 @@ def leaderboard_command(
     from scorer import leaderboard as lb
     from scorer.data import write_bytes_atomic
 
+    if track is not None and mmlu_threshold is None:
+        mmlu_threshold = resolve(load_track(track), root).mmlu_threshold
     standings = lb.rank(lb.load_results(results), mmlu_threshold)
     if markdown is not None:
         write_bytes_atomic(markdown, lb.to_markdown(standings).encode("utf-8"))
@@ -329,6 +363,144 @@ def leaderboard_command(
     stdout.print(lb.leaderboard_table(standings))
     for path in (p for p in (markdown, csv_file) if p is not None):
         stdout.print(f"wrote {path}")
+
+
+@app.command("run")
+@one_line_errors
+def run_command(
+    submission: Annotated[
+        Path, typer.Argument(help="The submission: one .py file defining the official unlearn().")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="New or empty directory for run.json and the rest.")
+    ],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Target model directory (the reference).")
+    ] = None,
+    forget: Annotated[
+        Path | None, typer.Option("--forget", help="Directory with forget.parquet / .jsonl.")
+    ] = None,
+    retain: Annotated[
+        Path | None, typer.Option("--retain", help="Directory with retain.parquet / .jsonl.")
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds unlearn() may run (1 hour officially)."),
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option("--gpus", help="GPU indices granted, e.g. 0,1 (default: track's, or none)."),
+    ] = None,
+    memory_limit: Annotated[
+        float | None,
+        typer.Option("--memory-limit", help="GB (10^9 bytes) of memory for the whole tree."),
+    ] = None,
+    gpu_memory_limit: Annotated[
+        float | None,
+        typer.Option("--gpu-memory-limit", help="GB per GPU (enforced through NVML)."),
+    ] = None,
+    on_timeout: Annotated[
+        str,
+        typer.Option(
+            "--on-timeout",
+            help="score: a valid checkpoint left at the limit is scored (the official rule); "
+            "discard: it is not.",
+        ),
+    ] = "score",
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL.")
+    ] = 3.0,
+    track: Annotated[
+        str | None,
+        typer.Option(
+            "--track",
+            help="mini, 1B, 7B or a .toml file: fills --model, --forget, --retain, "
+            "--time-limit, --gpus (and the --evaluate data) from --root.",
+        ),
+    ] = None,
+    root: Annotated[Path, typer.Option("--root", help="Where the track's dirs lie.")] = Path("."),
+    user: Annotated[
+        str, typer.Option("--user", help="Unprivileged user the submission runs as (when root).")
+    ] = "nobody",
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", help="Where to stage the run (default: inside --out)."),
+    ] = None,
+    hide: Annotated[
+        list[Path] | None,
+        typer.Option("--hide", help="A directory the submission must not see (repeatable)."),
+    ] = None,
+    pass_env: Annotated[
+        list[str] | None,
+        typer.Option("--pass-env", help="An environment variable to pass on (repeatable)."),
+    ] = None,
+    run_evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Score the checkpoint when it is to be scored.")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="--evaluate: the (held-out) LUME data.")
+    ] = None,
+    mia: Annotated[Path | None, typer.Option("--mia", help="--evaluate: MIA directory.")] = None,
+    mmlu: Annotated[Path | None, typer.Option("--mmlu", help="--evaluate: MMLU directory.")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="--evaluate: the fold (default the track's).")
+    ] = None,
+    shots: Annotated[int, typer.Option("--shots", min=0, help="--evaluate: MMLU shots.")] = 5,
+    mmlu_threshold: Annotated[
+        float | None, typer.Option("--mmlu-threshold", help="--evaluate: flag MMLU below this.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="--evaluate: auto, cpu, cuda...")] = (
+        "auto"
+    ),
+    dtype: Annotated[str, typer.Option("--dtype", help="--evaluate: auto, float32...")] = "auto",
+    json_output: Annotated[bool, typer.Option("--json", help="Print run.json to stdout.")] = False,
+) -> None:
+    """Run a submission's unlearn() under a time, memory and GPU budget, and judge it.
+
+    The submission runs in a child process: its own session, a scrubbed environment (no
+    tokens or credentials; HF offline), an unprivileged user when run as root, no network,
+    private /tmp, read-only copies of its inputs. At the time limit its whole process tree
+    is ended (SIGTERM, --grace, SIGKILL). The checkpoint it left is validated; with
+    --evaluate it is scored. Writes OUT/run.json (status ok, timeout, failed, oom or
+    invalid; wall, CPU, memory, GPU; isolation; validation; scores), OUT/submission.log
+    and OUT/checkpoint. Exit 0 when ok (or timed out with a checkpoint to be scored).
+    """
+    from scorer import run_command as rc
+    from scorer.runner import run_submission
+
+    choices = None
+    if run_evaluate:
+        choices = rc.EvalChoices(data, mia, mmlu, split, shots, mmlu_threshold, device, dtype)
+    options = rc.build_options(
+        submission,
+        out,
+        model,
+        forget,
+        retain,
+        time_limit,
+        gpus,
+        track,
+        root,
+        choices,
+        memory_limit_gb=memory_limit,
+        gpu_memory_limit_gb=gpu_memory_limit,
+        on_timeout=on_timeout,
+        grace=grace,
+        user=user,
+        work_dir=work_dir,
+        hide=tuple(hide or ()),
+        pass_env=tuple(pass_env or ()),
+    )
+    with progress_bars(enabled=not json_output) as bars:
+        record = run_submission(options, bars)
+    if json_output:
+        print(json.dumps(record, indent=2))
+    else:
+        stdout.print(rc.run_table(record))
+        if record["scores"] is not None:
+            stdout.print(summary_table(record["scores"]))
+        stdout.print(f"wrote {out / 'run.json'}")
+    raise typer.Exit(rc.exit_code(record))
 
 
 def main() -> None:

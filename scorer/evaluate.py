@@ -250,6 +250,9 @@ def document_scores(job: Job, texts: list[str]) -> list[dict]:
     """Per document: the official mean NLL and every attack's membership score."""
     lm, k = job.lm, job.settings.mia_k
     rows = engine.truncated(lm, engine.encode(lm, texts))
+    for text, row in zip(texts, rows):
+        if len(row) < 2:  # nothing to predict: the official NLL would be NaN
+            raise LumeError(f"MIA document {text[:40]!r}: fewer than 2 tokens, no NLL defined")
 
     def compute(unit: Unit) -> list[dict]:
         stats = engine.token_stats_batch(lm, [rows[i] for i in unit.indices])

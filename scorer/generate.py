@@ -235,29 +235,44 @@ class TokenStats:
     sigma: list[float]
 
 
+STATS_CHUNK = 512  # positions whose vocabulary statistics are computed at once
+
+
 @torch.inference_mode()
 def token_stats_batch(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[TokenStats]:
-    """One right-padded forward pass over a batch of token rows (labels = inputs)."""
+    """One right-padded forward pass over a batch of token rows (labels = inputs).
+
+    The vocabulary-wide statistics are computed a chunk of positions at a time, so beyond
+    the logits themselves only a few ``STATS_CHUNK × vocab`` temporaries are ever alive.
+    """
     ids, mask = _padded(rows, lm.tokenizer.pad_token_id, lm.device, left=False)
-    logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    log_probs = torch.log_softmax(logits, dim=-1)
-    del logits
-    picked = log_probs.gather(-1, ids[:, 1:, None]).squeeze(-1)
-    probs = log_probs.exp()
-    mu = (probs * log_probs).sum(-1)
-    sigma = ((probs * log_probs.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
-    out = []
-    for row, n in enumerate((mask[:, 1:].sum(-1)).tolist()):
-        values = picked[row, :n]
-        out.append(
-            TokenStats(
-                mean_nll=float(-values.sum() / max(n, 1)),
-                logprobs=values.tolist(),
-                mu=mu[row, :n].tolist(),
-                sigma=sigma[row, :n].tolist(),
-            )
+    logits = lm.model(input_ids=ids, attention_mask=mask).logits
+    lengths = (mask[:, 1:].sum(-1)).tolist()
+    picked_rows, mu_rows, sigma_rows = [], [], []
+    for row, n in enumerate(lengths):
+        picked, mu, sigma = [], [], []
+        for start in range(0, n, STATS_CHUNK):
+            stop = min(n, start + STATS_CHUNK)
+            log_probs = torch.log_softmax(logits[row, start:stop].float(), dim=-1)
+            targets = ids[row, start + 1 : stop + 1, None]
+            picked.append(log_probs.gather(-1, targets).squeeze(-1))
+            probs = log_probs.exp()
+            mean = torch.linalg.vecdot(probs, log_probs)
+            second = torch.linalg.vecdot(probs * log_probs, log_probs)
+            mu.append(mean)
+            sigma.append((second - mean.square()).clamp(min=0).sqrt())
+        picked_rows.append(torch.cat(picked) if picked else logits.new_zeros(0))
+        mu_rows.append(torch.cat(mu) if mu else logits.new_zeros(0))
+        sigma_rows.append(torch.cat(sigma) if sigma else logits.new_zeros(0))
+    return [
+        TokenStats(
+            mean_nll=float(-values.sum() / max(len(values), 1)),
+            logprobs=values.tolist(),
+            mu=m.tolist(),
+            sigma=sd.tolist(),
         )
-    return out
+        for values, m, sd in zip(picked_rows, mu_rows, sigma_rows)
+    ]
 
 
 @torch.inference_mode()

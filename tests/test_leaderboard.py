@@ -319,3 +319,23 @@ def test_cli_bad_file_is_one_line_exit_2(tmp_path: Path):
     assert len(lines) == 1 and "scores.json" in lines[0] and "not valid JSON" in lines[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_track_gives_the_leaderboard_its_threshold(tmp_path: Path):
+    low = _write_scores(tmp_path / "low", _scores(0.9, 0.9, 0.30))
+    high = _write_scores(tmp_path / "high", _scores(0.5, 0.5, 0.50))
+
+    def board(*options: str) -> list[dict]:
+        result = CliRunner().invoke(app, ["leaderboard", str(low), str(high), "--json", *options])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["entries"]
+
+    # the 7B track filters at 0.371: "low" has the better final score but is left out
+    seven = {e["name"]: e for e in board("--track", "7B")}
+    assert seven["high"]["rank"] == 1 and seven["low"]["rank"] is None
+    # the 1B track is not filtered: "low" ranks first
+    one = {e["name"]: e for e in board("--track", "1B")}
+    assert one["low"]["rank"] == 1 and one["high"]["rank"] == 2
+    # an explicit threshold wins over the track's
+    explicit = {e["name"]: e for e in board("--track", "7B", "--mmlu-threshold", "0.2")}
+    assert explicit["low"]["rank"] == 1

@@ -225,3 +225,31 @@ def test_two_processes_give_the_bytes_of_one(tiny_track: Path, tmp_path: Path):
     units = json.loads((two / "timings.json").read_text())["units_by_process"]
     assert sorted(units) == ["0", "1"]  # two ranks really ran
     assert all(units[rank]["computed"] > 0 for rank in units)
+
+
+def test_track_fills_the_evaluate_inputs(tiny_track: Path, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from scorer.cli import app
+
+    build = json.loads((tiny_track / "build.json").read_text())
+    model = str(_paths(tiny_track)["model_dir"])
+    common = ["--max-new-tokens", "8", "--bootstrap", "0", "--no-cache", "--json"]
+    by_track = CliRunner().invoke(
+        app,
+        ["evaluate", model, "--track", "mini", "--root", str(tiny_track),
+         "--out", str(tmp_path / "t"), *common],
+    )  # fmt: skip
+    assert by_track.exit_code == 0, by_track.output
+    scores = json.loads((tmp_path / "t" / "scores.json").read_text())
+    assert scores["mmlu_threshold"] == build["mmlu_threshold"]
+    assert scores["mia_auc"] is not None and scores["mmlu"] is not None
+    explicit = _lume_score(*_cli(tiny_track, tmp_path / "e", *common[:-1]),
+                           "--mmlu-threshold", str(build["mmlu_threshold"]))  # fmt: skip
+    assert explicit.returncode == 0, explicit.stderr
+    assert (tmp_path / "e" / "scores.json").read_bytes() == (
+        tmp_path / "t" / "scores.json"
+    ).read_bytes()
+    missing = CliRunner().invoke(app, ["evaluate", model, "--out", str(tmp_path / "m")])
+    assert missing.exit_code == 2 and "--data" in missing.output
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,252 @@
+"""One cgroup per run, nested under the runner's own, in whichever hierarchies allow it.
+
+A cgroup is the only way to find *every* process of a submission (descendants that left
+the session or double-forked stay in it), to kill them all at once (cgroup v2
+``cgroup.kill``, or v1 freezer + SIGKILL), to account their memory including the page
+cache and to cap it in the kernel. Each part is optional: what could not be created is
+recorded with its reason, and the supervisor falls back to its subreaper and /proc scans.
+Standard library only (the supervisor imports it before anything heavy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+V1_CONTROLLERS = ("memory", "pids", "freezer")
+
+
+def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
+    """(v1 controller -> (mount point, mount root), v2 (mount point, mount root))."""
+    v1: dict[str, tuple[str, str]] = {}
+    v2 = None
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if len(fields) < 5 or len(rfields) < 3:
+                continue
+            root, point, fstype = fields[3], fields[4], rfields[0]
+            if fstype == "cgroup2" and v2 is None:
+                v2 = (point, root)
+            elif fstype == "cgroup":
+                for option in rfields[2].split(","):
+                    if option in V1_CONTROLLERS and option not in v1:
+                        v1[option] = (point, root)
+    return v1, v2
+
+
+def _own_paths() -> dict[str, str]:
+    """Controller name (or "" for v2) -> this process's cgroup path."""
+    paths = {}
+    with open("/proc/self/cgroup") as handle:
+        for line in handle:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                paths[name] = path
+    return paths
+
+
+def _join(point: str, root: str, own: str) -> Path:
+    relative = own[len(root) :] if root != "/" and own.startswith(root) else own
+    return Path(point) / relative.lstrip("/")
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _read_keyed(path: Path, key: str) -> int | None:
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+@dataclass
+class RunCgroups:
+    """The cgroups of one run; ``notes`` says what was not obtained and why."""
+
+    unified: Path | None = None  # cgroup v2 group (kill-all, maybe memory and pids)
+    v1: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls, name: str, memory_limit: int | None = None, pids_max: int | None = None
+    ) -> RunCgroups:
+        groups = cls()
+        try:
+            v1_mounts, v2_mount = _mounts()
+            own = _own_paths()
+        except OSError as err:
+            groups.notes.append(f"cannot read cgroup mounts: {err}")
+            return groups
+        if v2_mount is not None:
+            path = _join(*v2_mount, own.get("", "/")) / name
+            try:
+                path.mkdir()
+                groups.unified = path
+            except OSError as err:
+                groups.notes.append(f"cgroup v2: cannot create {path}: {err.strerror}")
+        for controller in V1_CONTROLLERS:
+            if controller not in v1_mounts or groups._v2_has(controller):
+                continue
+            path = _join(*v1_mounts[controller], own.get(controller, "/")) / name
+            try:
+                path.mkdir()
+                groups.v1[controller] = path
+            except OSError as err:
+                groups.notes.append(f"cgroup v1 {controller}: cannot create {path}: {err.strerror}")
+        if memory_limit is not None:
+            groups._write_limit("memory", "memory.max", "memory.limit_in_bytes", memory_limit)
+        if pids_max is not None:
+            groups._write_limit("pids", "pids.max", "pids.max", pids_max)
+        return groups
+
+    def _v2_has(self, controller: str) -> bool:
+        if self.unified is None:
+            return False
+        key = {"memory": "memory.max", "pids": "pids.max", "freezer": "cgroup.freeze"}[controller]
+        return (self.unified / key).exists()
+
+    def _write_limit(self, controller: str, v2_file: str, v1_file: str, value: int) -> None:
+        target = (
+            self.unified / v2_file
+            if self._v2_has(controller)
+            else (self.v1[controller] / v1_file if controller in self.v1 else None)
+        )
+        if target is None:
+            self.notes.append(f"no {controller} cgroup: {controller} limit not set in the kernel")
+            return
+        try:
+            target.write_text(str(value))
+        except OSError as err:
+            self.notes.append(f"cannot write {target}: {err.strerror}")
+
+    @property
+    def directories(self) -> list[Path]:
+        return ([self.unified] if self.unified else []) + list(self.v1.values())
+
+    @property
+    def can_kill_all(self) -> bool:
+        return self.unified is not None or "freezer" in self.v1
+
+    @property
+    def has_memory(self) -> bool:
+        return self._v2_has("memory") or "memory" in self.v1
+
+    def join(self, pid: int = 0) -> list[str]:
+        """Move ``pid`` (0 = the caller) into every group; returns the failures."""
+        failures = []
+        for directory in self.directories:
+            try:
+                (directory / "cgroup.procs").write_text(str(pid or os.getpid()))
+            except OSError as err:
+                failures.append(f"{directory}: {err.strerror}")
+        return failures
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for directory in self.directories:
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(p) for p in (directory / "cgroup.procs").read_text().split())
+        return found
+
+    def populated(self) -> bool:
+        """Whether any process is still in the groups (v2 says it atomically)."""
+        if self.unified is not None:
+            value = _read_keyed(self.unified / "cgroup.events", "populated")
+            if value is not None:
+                return bool(value)
+        return bool(self.pids())
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the groups, forks in flight included."""
+        if self.unified and (self.unified / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                (self.unified / "cgroup.kill").write_text("1")
+                return
+        state = self._freeze(True)
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if state is not None:
+            self._freeze(False)
+
+    def _freeze(self, frozen: bool) -> Path | None:
+        """Stop every process (no fork can race the kill); the file used, or None."""
+        if self.unified and (self.unified / "cgroup.freeze").exists():
+            target, value, done = self.unified / "cgroup.freeze", "1" if frozen else "0", None
+        elif "freezer" in self.v1:
+            target = self.v1["freezer"] / "freezer.state"
+            value = done = "FROZEN" if frozen else "THAWED"
+        else:
+            return None
+        try:
+            target.write_text(value)
+            deadline = time.monotonic() + 1.0
+            while done and target.read_text().strip() != done and time.monotonic() < deadline:
+                time.sleep(0.01)
+        except OSError:
+            return None
+        return target
+
+    def memory_bytes(self) -> int | None:
+        """Current usage, page cache included (what the kernel limit counts)."""
+        if self._v2_has("memory"):
+            return _read_int(self.unified / "memory.current")
+        if "memory" in self.v1:
+            return _read_int(self.v1["memory"] / "memory.usage_in_bytes")
+        return None
+
+    def peak_memory_bytes(self) -> int | None:
+        if self._v2_has("memory"):
+            return _read_int(self.unified / "memory.peak")
+        if "memory" in self.v1:
+            return _read_int(self.v1["memory"] / "memory.max_usage_in_bytes")
+        return None
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed for passing the memory limit."""
+        if self._v2_has("memory"):
+            return _read_keyed(self.unified / "memory.events", "oom_kill") or 0
+        if "memory" in self.v1:
+            return _read_keyed(self.v1["memory"] / "memory.oom_control", "oom_kill") or 0
+        return 0
+
+    def remove(self) -> list[str]:
+        """Remove the (empty) groups; returns the ones that could not be removed."""
+        left = []
+        for directory in self.directories:
+            for _ in range(50):
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the last exits are still being accounted
+            else:
+                left.append(str(directory))
+        return left
+
+    def describe(self) -> dict:
+        return {
+            "v2": str(self.unified) if self.unified else None,
+            "v1": {name: str(path) for name, path in self.v1.items()},
+            "kill_all": self.can_kill_all,
+            "memory": self.has_memory,
+            "notes": list(self.notes),
+        }

@@ -3,11 +3,10 @@
     python benchmarks/bench_scorer.py --track DIR      # a `lume mini build` directory
     python benchmarks/bench_scorer.py --track DIR --device cuda --dtype bfloat16
 
-Same model, same data, one process. The reference is the official script's way: one
-``model.generate`` per item (256 new tokens at most), one forward pass per MIA document,
-one forward pass per MMLU prompt (the official loop also ran a second forward pass per
-item for an answer NLL the score does not use; it is left out, which only flatters the
-reference). The kit runs its batched engine with the result cache off. Prints seconds,
+Same model, same data, one process. The reference is the official script's way: per
+item one ``model.generate`` (256 new tokens at most), its ROUGE-L / exact-match score and
+a second forward pass for the answer NLL; one forward pass per MIA document; one per
+MMLU prompt. The kit does the same work with its batched engine, result cache off. Prints seconds,
 ratios and agreement per phase, MMLU with and without prefix reuse, and memory.
 """
 
@@ -39,7 +38,7 @@ from scorer.evaluate import (
     score_mmlu,
 )
 from scorer.generate import STATS_CHUNK
-from scorer.metrics import roc_auc
+from scorer.metrics import item_score, roc_auc
 from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
 from scorer.parallel import World
 
@@ -82,7 +81,7 @@ def activation_estimates(lm, batch_tokens: int) -> dict[str, int]:
     layer = (3 * config.hidden_size + 2 * config.intermediate_size) * elem
     quarter = batch_tokens // 4
     return {
-        "generation": batch_tokens * (kv + layer),
+        "items": batch_tokens * (kv + layer),
         "MIA": quarter * (config.vocab_size * elem + layer)
         + 4 * STATS_CHUNK * config.vocab_size * 4,
         "MMLU": quarter * (kv + layer) + quarter * config.vocab_size * 4,
@@ -95,7 +94,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--batch-tokens", type=int, default=16384)
+    parser.add_argument("--batch-tokens", type=int, default=None, help="default: auto")
     parser.add_argument("--fold", default="validation")
     parser.add_argument(
         "--random-shape",
@@ -135,13 +134,24 @@ def main() -> None:
     def reference(work, fallback):
         return (fallback, float("nan"), 0) if skip else timed(work)
 
-    ref_gen, t_ref, m_ref = reference(
-        lambda: [engine.reference_generate(lm, p, settings.max_new_tokens) for p in prompts],
-        [None] * len(prompts),
+    def official_item(item) -> dict:
+        """What the official loop did per item: generate, score, then the answer NLL."""
+        generation = engine.reference_generate(lm, item.input, settings.max_new_tokens)
+        return {
+            "generation": generation,
+            "score": item_score(item.kind, item.output, generation),
+            "nll": engine.reference_answer_nll(lm, item.input, item.output),
+        }
+
+    ref_items, t_ref, m_ref = reference(
+        lambda: [official_item(item) for item in items], [{"generation": None}] * len(items)
     )
     kit_items, t_kit, m_kit = timed(lambda: score_items(job, items))
-    same = sum(a == r["generation"] for a, r in zip(ref_gen, kit_items))
-    rows.append(("generation", len(items), t_ref, t_kit, f"{same}/{len(items)} identical"))
+    same = sum(a["generation"] == r["generation"] for a, r in zip(ref_items, kit_items))
+    rows.append(
+        ("items (generation, score, answer NLL)", len(items), t_ref, t_kit,
+         f"{same}/{len(items)} identical")
+    )  # fmt: skip
 
     ref_nll, t_ref_mia, _ = reference(
         lambda: [engine.reference_mean_nll(lm, d) for d in docs], [0.0] * len(docs)
@@ -157,7 +167,7 @@ def main() -> None:
         lambda: [engine.reference_choice(lm, p, candidates) for p in mc_prompts], answers
     )
     no_reuse, t_batched_mc, _ = timed(
-        lambda: engine.choose_next_token(lm, mc_prompts, candidates, settings.batch_tokens // 4)
+        lambda: engine.choose_next_token(lm, mc_prompts, candidates, job.budget(4))
     )
     kit_mmlu, t_kit_mc, m_mc = timed(lambda: score_mmlu(job, inputs.mmlu))
     kit_acc, ref_acc = kit_mmlu["accuracy"], accuracy(ref_choice, answers)
@@ -189,8 +199,8 @@ def main() -> None:
     memory = Table(title="Peak RSS above the process before the model was loaded (MB)")
     for name in ("phase", "measured", "weights + batch (estimate)", "ratio"):
         memory.add_column(name, justify="left" if name == "phase" else "right")
-    estimates = activation_estimates(lm, settings.batch_tokens)
-    for phase, peak in (("generation", m_kit), ("MIA", m_mia), ("MMLU", m_mc)):
+    estimates = activation_estimates(lm, job.budget())
+    for phase, peak in (("items", m_kit), ("MIA", m_mia), ("MMLU", m_mc)):
         used, bound = (peak - baseline_rss) / 2**20, (weights + estimates[phase]) / 2**20
         memory.add_row(phase, f"{used:.0f}", f"{bound:.0f}", f"{used / bound:.2f}")
     if not skip:

@@ -179,8 +179,13 @@ def evaluate_command(
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16.")
     ] = "auto",
     batch_tokens: Annotated[
-        int, typer.Option("--batch-tokens", min=256, help="Token budget of one batch.")
-    ] = 16384,
+        int | None,
+        typer.Option(
+            "--batch-tokens",
+            min=256,
+            help="Token budget of one batch (memory only); default: from the free memory.",
+        ),
+    ] = None,
     exact: Annotated[
         bool,
         typer.Option(

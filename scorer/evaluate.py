@@ -62,7 +62,7 @@ class EvalSettings:
     device: str = "auto"
     dtype: str = "auto"
     mmlu_threshold: float | None = None
-    batch_tokens: int = 16384
+    batch_tokens: int | None = None  # None: auto, from the model and the free memory
     exact: bool = False
     check_exact: int = 0
     bootstrap: int = 1000
@@ -175,7 +175,10 @@ class Job:
     tally: dict[str, int] = field(default_factory=dict)
 
     def budget(self, divisor: int = 1) -> int:
-        return 0 if self.settings.exact else max(1, self.settings.batch_tokens // divisor)
+        if self.settings.exact:
+            return 0
+        tokens = self.settings.batch_tokens or engine.auto_batch_tokens(self.lm)
+        return max(1, tokens // divisor)
 
     def run(self, name: str, units: list[Unit], compute: Callable[[Unit], list]) -> dict:
         advance = self.progress(name, share_of(units, self.world))
@@ -211,8 +214,32 @@ def generations(job: Job, prompts: list[str], phase: str = "generation", exact=N
     return [results[i] for i in range(len(prompts))]
 
 
+def answer_nlls(job: Job, items: list[Item]) -> list[float | None]:
+    """Each item's answer NLL given its input (reported per item, not part of the score)."""
+    lm, exact = job.lm, job.settings.exact
+    rows = [engine.answer_rows(lm, item.input, item.output) for item in items]
+
+    def compute(unit: Unit) -> list[float | None]:
+        if exact:
+            return [
+                engine.reference_answer_nll(lm, items[i].input, items[i].output)
+                for i in unit.indices
+            ]
+        batch = [rows[i] for i in unit.indices]
+        return engine.answer_nll_batch(lm, [r for r, _ in batch], [n for _, n in batch])
+
+    units = plan(
+        "answer-NLL", [len(r) for r, _ in rows], lambda n, w: n * w, job.budget(4),
+        lambda i: [items[i].input, items[i].output], job.context,
+    )  # fmt: skip
+    results = job.run("answer-NLL", units, compute)
+    return [results[i] for i in range(len(items))]
+
+
 def score_items(job: Job, items: list[Item]) -> list[dict]:
+    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``)."""
     texts = generations(job, [item.input for item in items])
+    nlls = answer_nlls(job, items)
     return [
         {
             "id": item.id,
@@ -223,8 +250,9 @@ def score_items(job: Job, items: list[Item]) -> list[dict]:
             "expected": item.output,
             "generation": generation,
             "score": item_score(item.kind, item.output, generation),
+            "nll": nll,
         }
-        for item, generation in zip(items, texts)
+        for item, generation, nll in zip(items, texts, nlls)
     ]
 
 

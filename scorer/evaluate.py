@@ -173,12 +173,13 @@ class Job:
     context: dict
     progress: ProgressFactory
     tally: dict[str, int] = field(default_factory=dict)
+    batch_tokens: int | None = None  # fixed once per run: every process plans alike
 
     def budget(self, divisor: int = 1) -> int:
         if self.settings.exact:
             return 0
-        tokens = self.settings.batch_tokens or engine.auto_batch_tokens(self.lm)
-        return max(1, tokens // divisor)
+        tokens = self.batch_tokens or self.settings.batch_tokens
+        return max(1, (tokens or engine.auto_batch_tokens(self.lm)) // divisor)
 
     def run(self, name: str, units: list[Unit], compute: Callable[[Unit], list]) -> dict:
         advance = self.progress(name, share_of(units, self.world))
@@ -453,7 +454,9 @@ def evaluate(
         "shots": settings.shots,
         "mia_k": settings.mia_k,
     }
-    job = Job(lm, settings, ResultCache(cache_dir), world, context, progress)
+    tokens = settings.batch_tokens or engine.auto_batch_tokens(lm)
+    tokens = min(share(world, {str(world.rank): tokens}).values())  # the same plan everywhere
+    job = Job(lm, settings, ResultCache(cache_dir), world, context, progress, batch_tokens=tokens)
     results = timer.run("generation", lambda: score_items(job, inputs.items))
     agreement = (
         timer.run("exact-check", lambda: check_exact(job, inputs.items, results))

@@ -86,12 +86,13 @@ def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto")
 CPU_BATCH_TOKENS = 16384
 
 
-def _available_bytes(device: torch.device) -> int:
+def _device_memory_bytes(device: torch.device) -> int:
+    """The device's total memory (not the free memory, which changes from run to run)."""
     if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+        return int(torch.cuda.get_device_properties(device).total_memory)
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+            if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -99,29 +100,34 @@ def _available_bytes(device: torch.device) -> int:
 
 
 def auto_batch_tokens(lm: LoadedModel) -> int:
-    """A token budget per batch that fits the memory this device has left.
+    """A token budget per batch from the device's memory and the model's size.
 
     Per token a batch needs its key/value cache, a layer's widest activations and, in the
-    log-likelihood phases, a row of logits; the budget gives batches half of the free GPU
-    memory (a 7B model on an 80 GB GPU: some 40 thousand tokens). On CPU, where larger
-    batches were measured to run slower (cache misses), it stays at ``CPU_BATCH_TOKENS``
-    or less. Memory and speed only: the plan changes, never a result beyond rounding.
+    log-likelihood phases, a row of logits; batches get half of the GPU memory the weights
+    leave (a 7B model in bf16 on an 80 GB GPU: some 40 thousand tokens). On CPU, where
+    larger batches were measured to run slower (cache misses), at most
+    ``CPU_BATCH_TOKENS``. It depends on the device's total memory, never on what happens
+    to be free, so a resumed run plans the same batches. Never changes a result beyond
+    float rounding.
     """
     config = lm.model.config
-    elem = next(lm.model.parameters()).element_size()
+    params = list(lm.model.parameters())
+    elem = params[0].element_size()
+    weights = sum(p.numel() * p.element_size() for p in params)
     hidden = config.hidden_size
-    kv_dim = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
-    kv_dim = kv_dim * (getattr(config, "head_dim", None) or hidden // config.num_attention_heads)
+    heads = config.num_attention_heads
+    kv_dim = (getattr(config, "num_key_value_heads", None) or heads) * (
+        getattr(config, "head_dim", None) or hidden // heads
+    )
     per_token = (
         2 * config.num_hidden_layers * kv_dim * elem
         + (3 * hidden + 2 * getattr(config, "intermediate_size", 4 * hidden)) * elem
         + config.vocab_size * 4
     )
-    if lm.device.type != "cuda":  # on CPU bigger batches only add cache misses
-        return int(min(max(min(_available_bytes(lm.device) // 4, 4 << 30) // per_token, 1024),
-                       CPU_BATCH_TOKENS))  # fmt: skip
-    budget = _available_bytes(lm.device) // 2
-    return int(min(max(budget // per_token, 1024), 1 << 20))
+    spare = max(_device_memory_bytes(lm.device) - weights, 0)
+    if lm.device.type == "cuda":
+        return int(min(max(spare // 2 // per_token, 1024), 1 << 20))
+    return int(min(max(min(spare // 4, 4 << 30) // per_token, 1024), CPU_BATCH_TOKENS))
 
 
 def length_batches(lengths: Sequence[int], cost: Callable[[int, int], int], budget: int):
@@ -170,8 +176,9 @@ def _greedy_config(lm: LoadedModel, max_new_tokens: int) -> GenerationConfig:
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
-    """Token ids of each text with the tokenizer's defaults (as the official script)."""
-    return [lm.tokenizer(t)["input_ids"] for t in texts]
+    """Token ids of each text with the tokenizer's defaults (as the official script); one
+    batched call, which gives each text's own ids."""
+    return lm.tokenizer(list(texts))["input_ids"] if texts else []
 
 
 def _decode(lm: LoadedModel, tokens: Sequence[int]) -> str:

@@ -502,18 +502,23 @@ def test_a_non_root_child_still_gets_its_own_network_and_tmp():
     """The runner's isolation code (standard library only) run as an ordinary user:
     no privilege drop, but a user namespace still gives it network and mount namespaces."""
     import subprocess
+    import tempfile
 
-    repo = str(Path(__file__).resolve().parents[1])
-    result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         "/usr/bin/python3", "-c", NON_ROOT_PROBE, repo],
-        capture_output=True, text=True, timeout=60, cwd="/",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.NamedTemporaryFile(dir="/tmp", prefix="lume-judge-secret-") as secret:
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "/usr/bin/python3", "-c", NON_ROOT_PROBE, str(repo)],
+            capture_output=True, text=True, timeout=60, cwd="/",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert Path(secret.name).name not in report["tmp"]  # the judge's /tmp is not seen
     assert report["user"]["uid"] == 65534 and report["user"]["name"] is None
     assert report["network"]["cut"] is True and report["reached"] is False
-    assert "/tmp" in report["mounts"]["covered"] and report["tmp"] == []
+    # a fresh /tmp: nothing in it but the way to the repository, if that lies under /tmp
+    shown = {repo.relative_to("/tmp").parts[0]} if repo.is_relative_to("/tmp") else set()
+    assert "/tmp" in report["mounts"]["covered"] and set(report["tmp"]) == shown
 
 
 def test_mount_plan_covers_what_the_user_cannot_enter_and_shows_what_it_needs(tmp_path: Path):

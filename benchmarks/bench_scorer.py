@@ -29,10 +29,10 @@ from scorer.cache import ResultCache
 from scorer.evaluate import (
     EvalSettings,
     Job,
-    _peak_rss_bytes,
-    _reset_peak_rss,
     load_inputs,
     no_progress,
+    peak_rss_bytes,
+    reset_peak_rss,
     score_items,
     score_mia,
     score_mmlu,
@@ -45,14 +45,14 @@ from scorer.parallel import World
 
 def timed(work):
     """(result, seconds, peak RSS in bytes during the call)."""
-    _reset_peak_rss()
+    reset_peak_rss()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     start = time.perf_counter()
     result = work()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return result, time.perf_counter() - start, _peak_rss_bytes()
+    return result, time.perf_counter() - start, peak_rss_bytes()
 
 
 def official_mmlu_prompts(lm, mmlu, shots: int) -> tuple[list[str], list[int]]:
@@ -111,7 +111,7 @@ def main() -> None:
         paths["model_dir"] = Path(scratch.name) / "random"
         random_target(args.track, paths["model_dir"], **parse_shape(args.random_shape))
     inputs = load_inputs(paths["data_dir"], paths["mia_dir"], paths["mmlu_dir"], args.fold)
-    baseline_rss = _peak_rss_bytes()
+    baseline_rss = peak_rss_bytes()
     lm = engine.load_model(paths["model_dir"], args.device, args.dtype)
     weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
     settings = EvalSettings(

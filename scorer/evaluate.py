@@ -73,7 +73,7 @@ class EvalSettings:
 _SPEED_ONLY = ("batch_tokens",)
 
 
-def _reset_peak_rss() -> bool:
+def reset_peak_rss() -> bool:
     """Reset the kernel's resident-set high-water mark (Linux ≥ 4.0); False if impossible."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -82,7 +82,7 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -106,13 +106,13 @@ class PhaseTimer:
     units: dict[str, dict[str, int]] = field(default_factory=dict)  # by rank: cached/computed
 
     def run(self, name: str, work: Callable):
-        _reset_peak_rss()
+        reset_peak_rss()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         result = work()
         self.seconds[name] = time.perf_counter() - start
-        self.peak_rss_bytes[name] = _peak_rss_bytes()
+        self.peak_rss_bytes[name] = peak_rss_bytes()
         if torch.cuda.is_available():
             self.peak_cuda_bytes[name] = torch.cuda.max_memory_allocated()
         return result

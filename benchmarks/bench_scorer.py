@@ -124,9 +124,16 @@ def main() -> None:
     mc_prompts, answers = official_mmlu_prompts(lm, inputs.mmlu, settings.shots)
     candidates = answer_token_ids(lambda s: lm.tokenizer.encode(s, add_special_tokens=False))
 
-    # warm-up (first calls pay for lazy initialisation on both paths)
+    # warm-up: every phase once on a few inputs, both ways (first calls pay for lazy
+    # initialisation), so that neither side is charged for it
+    warm = dict(inputs.mia, member=inputs.mia["member"][:2], nonmember=inputs.mia["nonmember"][:2])
+    first = next(iter(inputs.mmlu["test"]))
+    warm_mmlu = dict(inputs.mmlu, test={first: inputs.mmlu["test"][first][:2]})
+    score_items(job, items[:4]), score_mia(job, warm), score_mmlu(job, warm_mmlu)
     engine.reference_generate(lm, prompts[0], 4)
-    engine.generate(lm, prompts[:4], max_new_tokens=4)
+    engine.reference_answer_nll(lm, items[0].input, items[0].output)
+    engine.reference_mean_nll(lm, docs[0])
+    engine.reference_choice(lm, mc_prompts[0], candidates)
 
     rows = []
     skip = args.skip_reference

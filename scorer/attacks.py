@@ -143,10 +143,19 @@ def attack_aucs(
     k: float = 0.2,
 ) -> dict[str, float]:
     """AUC of each attack, members positive (0.5 = chance, 1 = members all score higher)."""
-    members = [membership_scores(d, k) for d in member_stats]
-    nonmembers = [membership_scores(d, k) for d in nonmember_stats]
+    return aucs_of_scores(
+        [membership_scores(d, k) for d in member_stats],
+        [membership_scores(d, k) for d in nonmember_stats],
+    )
+
+
+def aucs_of_scores(
+    member_scores: Sequence[dict[str, float]], nonmember_scores: Sequence[dict[str, float]]
+) -> dict[str, float]:
+    """Each attack's AUC from per-document :func:`membership_scores` dicts."""
     return {
-        name: roc_auc([s[name] for s in members], [s[name] for s in nonmembers]) for name in ATTACKS
+        name: roc_auc([s[name] for s in member_scores], [s[name] for s in nonmember_scores])
+        for name in ATTACKS
     }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from scorer import generate as engine
-from scorer.attacks import ATTACKS, DocumentStats, membership_scores
+from scorer.attacks import DocumentStats, aucs_of_scores, membership_scores
 from scorer.bootstrap import bootstrap_intervals
 from scorer.cache import ResultCache, checkpoint_fingerprint
 from scorer.data import SPLITS, TASKS, Item, load_lume, load_mia, load_mmlu, write_bytes_atomic
@@ -401,13 +401,7 @@ def beyond_official(
     if mia_rows is not None:
         members = [r for r in mia_rows if r["member"]]
         nonmembers = [r for r in mia_rows if not r["member"]]
-        extra["mia_attacks"] = {
-            "k": settings.mia_k,
-            **{
-                name: roc_auc([r[name] for r in members], [r[name] for r in nonmembers])
-                for name in ATTACKS
-            },
-        }
+        extra["mia_attacks"] = {"k": settings.mia_k, **aucs_of_scores(members, nonmembers)}
     if settings.bootstrap:
         extra["bootstrap"] = bootstrap_intervals(
             [ItemResult(r["split"], r["task"], r["kind"], r["score"]) for r in results],

@@ -375,37 +375,6 @@ def truncated(lm: LoadedModel, rows: list[list[int]]) -> list[list[int]]:
 
 
 @torch.inference_mode()
-def mean_nlls(
-    lm: LoadedModel,
-    texts: Sequence[str],
-    batch_tokens: int = 16384,
-    progress: Progress | None = None,
-) -> list[float]:
-    """Mean token NLL of each text with ``labels = input_ids`` (the HF loss, per text).
-
-    Texts longer than the model's context are cut to it (the official script had no
-    cut, but its OLMo context held every LUME document).
-    """
-    encoded = [lm.tokenizer(t)["input_ids"][: lm.max_positions] for t in texts]
-    nlls: list[float] = [0.0] * len(texts)
-    pad = lm.tokenizer.pad_token_id
-    for batch in length_batches([len(e) for e in encoded], lambda n, w: n * w, batch_tokens):
-        ids, mask = _padded([encoded[i] for i in batch], pad, lm.device, left=False)
-        logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        targets = ids[:, 1:]
-        token_nll = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2), targets, reduction="none"
-        )
-        valid = mask[:, 1:].to(token_nll.dtype)
-        per_text = (token_nll * valid).sum(-1) / valid.sum(-1).clamp(min=1)
-        for i, value in zip(batch, per_text.tolist()):
-            nlls[i] = value
-        if progress:
-            progress(len(batch))
-    return nlls
-
-
-@torch.inference_mode()
 def choose_next_token(
     lm: LoadedModel,
     prompts: Sequence[str],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -23,6 +24,7 @@ import torch
 from random_model import parse_shape, random_target
 from rich.console import Console
 from rich.table import Table
+from roofline import documents_flops, items_flops, mmlu_flops, model_shape, peak_flops_per_second
 
 from scorer import generate as engine
 from scorer.cache import ResultCache
@@ -86,6 +88,52 @@ def activation_estimates(lm, batch_tokens: int) -> dict[str, int]:
         + 4 * STATS_CHUNK * config.vocab_size * 4,
         "MMLU": quarter * (kv + layer) + quarter * config.vocab_size * 4,
     }
+
+
+def roofline_table(lm, inputs, kit_items, docs, mc_prompts, rows) -> Table:
+    """The FLOPs each phase needs, the rate each side reached, and the best speed-up any
+    engine computing the same numbers could reach on this machine (``roofline.py``)."""
+    tokens = lambda texts: [len(r) for r in engine.encode(lm, texts)]  # noqa: E731
+    shape = model_shape(lm.model)
+    prompts = tokens([i.input for i in inputs.items])
+    whole = tokens([i.input + i.output for i in inputs.items])
+    generated = [
+        len(lm.tokenizer(r["generation"], add_special_tokens=False)["input_ids"]) for r in kit_items
+    ]
+    by_subject: dict[str, list[list[int]]] = {subject: [] for subject in inputs.mmlu["test"]}
+    encoded_mc = engine.encode(lm, mc_prompts)
+    subjects = [s for s, qs in inputs.mmlu["test"].items() for _ in qs]
+    for subject, ids in zip(subjects, encoded_mc):
+        by_subject[subject].append(ids)
+    groups = []
+    for prompts_ids in by_subject.values():
+        shared = len(os.path.commonprefix(prompts_ids)) if len(prompts_ids) > 1 else 0
+        groups.append((shared, [len(ids) - shared for ids in prompts_ids]))
+    needed = {
+        "items": items_flops(
+            shape, prompts, [max(w - p, 0) for w, p in zip(whole, prompts)], generated
+        ),  # fmt: skip
+        "MIA": documents_flops(shape, tokens(docs)),
+        "MMLU": mmlu_flops(shape, groups),
+    }
+    peak = peak_flops_per_second(lm.model)
+    table = Table(
+        title=f"Roofline: this machine's best matrix-product rate for the model is "
+        f"{peak / 1e9:.0f} GFLOP/s"
+    )
+    for name in ("phase", "GFLOP needed", "per-item GFLOP/s", "kit GFLOP/s",
+                 "kit % of peak", "best possible speed-up"):  # fmt: skip
+        table.add_column(name, justify="left" if name == "phase" else "right")
+    for (_, _, t_ref, t_kit, _), (phase, flops) in zip(rows, needed.items()):
+        table.add_row(phase, f"{flops / 1e9:.2f}", f"{flops / t_ref / 1e9:.0f}",
+                      f"{flops / t_kit / 1e9:.0f}", f"{100 * flops / t_kit / peak:.0f}%",
+                      f"{t_ref / (flops / peak):.1f}×")  # fmt: skip
+    total = sum(needed.values())
+    t_ref, t_kit = sum(r[2] for r in rows), sum(r[3] for r in rows)
+    table.add_row("total", f"{total / 1e9:.2f}", f"{total / t_ref / 1e9:.0f}",
+                  f"{total / t_kit / 1e9:.0f}", f"{100 * total / t_kit / peak:.0f}%",
+                  f"{t_ref / (total / peak):.1f}×")  # fmt: skip
+    return table
 
 
 def main() -> None:
@@ -194,6 +242,7 @@ def main() -> None:
     )
     console = Console()
     console.print(table)
+    console.print(roofline_table(lm, inputs, kit_items, docs, mc_prompts, rows))
 
     reuse = Table(title="MMLU: k-shot prefix key/value reuse")
     for name in ("batched, whole prompts (s)", "batched, prefix reused (s)", "speed-up", "same"):

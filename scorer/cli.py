@@ -14,7 +14,7 @@ from scorer.console import one_line_errors, progress_bars, stdout
 from scorer.data import write_bytes_atomic
 from scorer.errors import LumeError
 from scorer.evaluate import EvalSettings, PhaseTimer, evaluate
-from scorer.parallel import current_world
+from scorer.parallel import current_world, leave
 from scorer.track import load_track, resolve
 
 app = typer.Typer(
@@ -244,11 +244,13 @@ def evaluate_command(
         bootstrap=bootstrap,
     )
     timer = PhaseTimer()
-    main_process = current_world().is_main
+    world = current_world()
+    main_process = world.is_main
     with progress_bars(enabled=not json_output and main_process) as bars:
         scores = evaluate(
             model_dir, data, out, mia, mmlu, settings, bars, timer, out / "cache" if cache else None
         )
+    leave(world)
     if not main_process:
         return
     write_bytes_atomic(

@@ -186,61 +186,75 @@ class Job:
         return run_units(units, compute, self.cache, self.world, advance, self.tally)
 
 
-def generations(job: Job, prompts: list[str], phase: str = "generation", exact=None) -> list[str]:
-    """Greedy continuations; ``exact`` (default: the setting) uses the official loop."""
-    lm, settings = job.lm, job.settings
-    exact = settings.exact if exact is None else exact
-    encoded = engine.encode(lm, prompts)
-    cost = engine.generation_cost(settings.max_new_tokens)
+def exact_generations(job: Job, prompts: list[str], phase: str) -> list[str]:
+    """Greedy continuations the official way (one ``model.generate`` per prompt)."""
+    lm, max_new_tokens = job.lm, job.settings.max_new_tokens
 
     def compute(unit: Unit) -> list[str]:
-        if exact:
-            return [
-                engine.reference_generate(lm, prompts[i], settings.max_new_tokens)
-                for i in unit.indices
-            ]
-        rows = [encoded[i] for i in unit.indices]
-        return engine.greedy_batch(lm, rows, settings.max_new_tokens)
+        return [engine.reference_generate(lm, prompts[i], max_new_tokens) for i in unit.indices]
 
-    context = {**job.context, "exact": exact}
-    units = plan(
-        phase,
-        [len(e) for e in encoded],
-        cost,
-        0 if exact else job.budget(),
-        prompts.__getitem__,
-        context,
-    )
+    lengths = [len(e) for e in engine.encode(lm, prompts)]
+    units = plan(phase, lengths, engine.generation_cost(max_new_tokens), 0, prompts.__getitem__,
+                 {**job.context, "exact": True})  # fmt: skip
     results = job.run(phase, units, compute)
     return [results[i] for i in range(len(prompts))]
 
 
-def answer_nlls(job: Job, items: list[Item]) -> list[float | None]:
-    """Each item's answer NLL given its input (reported per item, not part of the score)."""
-    lm, exact = job.lm, job.settings.exact
-    rows = [engine.answer_rows(lm, item.input, item.output) for item in items]
-
-    def compute(unit: Unit) -> list[float | None]:
-        if exact:
-            return [
-                engine.reference_answer_nll(lm, items[i].input, items[i].output)
-                for i in unit.indices
-            ]
-        batch = [rows[i] for i in unit.indices]
-        return engine.answer_nll_batch(lm, [r for r, _ in batch], [n for _, n in batch])
-
-    units = plan(
-        "answer-NLL", [len(r) for r, _ in rows], lambda n, w: n * w, job.budget(4),
-        lambda i: [items[i].input, items[i].output], job.context,
-    )  # fmt: skip
-    results = job.run("answer-NLL", units, compute)
-    return [results[i] for i in range(len(items))]
+def _answer_split(prompt: list[int], row: list[int], start: int) -> list[int] | None:
+    """The answer tokens to append to ``prompt`` when the official answer-NLL row is that
+    prompt followed by them; None when tokenizing ``input + output`` changed the prompt's
+    tokens (a word glued across the join), and the row needs its own pass."""
+    if start == len(prompt) and row[:start] == prompt:
+        return row[start:]
+    return None
 
 
 def score_items(job: Job, items: list[Item]) -> list[dict]:
-    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``)."""
-    texts = generations(job, [item.input for item in items])
-    nlls = answer_nlls(job, items)
+    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``).
+
+    Batched, generation and answer NLL share one forward pass over each prompt
+    (``engine.generate_and_score``); exact, the official loop's two passes per item.
+    """
+    lm, settings = job.lm, job.settings
+    prompts = engine.encode(lm, [item.input for item in items])
+    rows = engine.truncated(lm, engine.encode(lm, [item.input + item.output for item in items]))
+    starts = [min(len(p), len(r)) for p, r in zip(prompts, rows)]
+    answers = [_answer_split(p, r, n) for p, r, n in zip(prompts, rows, starts)]
+
+    def compute(unit: Unit) -> list[list]:
+        if settings.exact:
+            return [
+                [
+                    engine.reference_generate(lm, items[i].input, settings.max_new_tokens),
+                    engine.reference_answer_nll(lm, items[i].input, items[i].output),
+                ]
+                for i in unit.indices
+            ]
+        texts, nlls = engine.generate_and_score(
+            lm,
+            [prompts[i] for i in unit.indices],
+            [answers[i] or [] for i in unit.indices],
+            settings.max_new_tokens,
+        )
+        apart = [k for k, i in enumerate(unit.indices) if answers[i] is None]
+        if apart:
+            separate = engine.answer_nll_batch(
+                lm, [rows[unit.indices[k]] for k in apart], [starts[unit.indices[k]] for k in apart]
+            )
+            for k, nll in zip(apart, separate):
+                nlls[k] = nll
+        return [list(pair) for pair in zip(texts, nlls)]
+
+    longest_answer = max((len(r) - n for r, n in zip(rows, starts)), default=0)
+    units = plan(
+        "items",
+        [len(p) for p in prompts],
+        engine.generation_cost(max(settings.max_new_tokens, longest_answer)),
+        job.budget(),
+        lambda i: [items[i].input, items[i].output],
+        {**job.context, "exact": settings.exact},
+    )
+    results = job.run("items", units, compute)
     return [
         {
             "id": item.id,
@@ -249,11 +263,11 @@ def score_items(job: Job, items: list[Item]) -> list[dict]:
             "kind": item.kind,
             "input": item.input,
             "expected": item.output,
-            "generation": generation,
-            "score": item_score(item.kind, item.output, generation),
-            "nll": nll,
+            "generation": results[i][0],
+            "score": item_score(item.kind, item.output, results[i][0]),
+            "nll": results[i][1],
         }
-        for item, generation, nll in zip(items, texts, nlls)
+        for i, item in enumerate(items)
     ]
 
 
@@ -261,7 +275,7 @@ def check_exact(job: Job, items: list[Item], results: list[dict]) -> dict:
     """Re-generate ``check_exact`` random items (seeded) the official way; compare."""
     n = min(job.settings.check_exact, len(items))
     chosen = sorted(random.Random(0).sample(range(len(items)), n))
-    exact = generations(job, [items[i].input for i in chosen], "exact-check", exact=True)
+    exact = exact_generations(job, [items[i].input for i in chosen], "exact-check")
     identical = sum(exact[k] == results[i]["generation"] for k, i in enumerate(chosen))
     differences = [
         abs(item_score(items[i].kind, items[i].output, exact[k]) - results[i]["score"])
@@ -451,7 +465,7 @@ def evaluate(
     tokens = settings.batch_tokens or engine.auto_batch_tokens(lm)
     tokens = min(share(world, {str(world.rank): tokens}).values())  # the same plan everywhere
     job = Job(lm, settings, ResultCache(cache_dir), world, context, progress, batch_tokens=tokens)
-    results = timer.run("generation", lambda: score_items(job, inputs.items))
+    results = timer.run("items", lambda: score_items(job, inputs.items))
     agreement = (
         timer.run("exact-check", lambda: check_exact(job, inputs.items, results))
         if settings.check_exact and not settings.exact

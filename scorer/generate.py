@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.nn.functional import cross_entropy
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
 from transformers.utils import logging as hf_logging
 
@@ -144,13 +145,24 @@ def length_batches(lengths: Sequence[int], cost: Callable[[int, int], int], budg
         yield batch
 
 
-def _padded(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device, left: bool):
-    """Ids and attention mask of ``rows`` padded to one width, on the left or the right."""
-    width = max(len(r) for r in rows)
+def _padded(
+    rows: Sequence[Sequence[int]],
+    pad_id: int,
+    device: torch.device,
+    left: bool,
+    ends: Sequence[int] | None = None,
+):
+    """Ids and attention mask of ``rows`` padded to one width, on the left or the right
+    (or, with ``ends``, each row ending at its own column: padding on both sides)."""
+    ends = list(ends) if ends is not None else None
+    width = max(ends) if ends else max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        span = slice(width - len(row), width) if left else slice(0, len(row))
+        if ends:
+            span = slice(ends[i] - len(row), ends[i])
+        else:
+            span = slice(width - len(row), width) if left else slice(0, len(row))
         ids[i, span] = torch.tensor(row, dtype=torch.long)
         mask[i, span] = 1
     return ids.to(device), mask.to(device)
@@ -191,31 +203,92 @@ def _eos_ids(lm: LoadedModel) -> set[int]:
     return set(eos) if isinstance(eos, list) else {int(eos)}
 
 
-@torch.inference_mode()
 def greedy_batch(lm: LoadedModel, rows: Sequence[Sequence[int]], max_new_tokens: int) -> list[str]:
-    """Greedy continuations of one batch of token rows, decoded.
+    """Greedy continuations of one batch of token rows, decoded."""
+    return generate_and_score(lm, rows, [[] for _ in rows], max_new_tokens)[0]
 
-    A hand-written loop over the key/value cache rather than ``model.generate``: a row
+
+@torch.inference_mode()
+def generate_and_score(
+    lm: LoadedModel,
+    prompts: Sequence[Sequence[int]],
+    answers: Sequence[Sequence[int]],
+    max_new_tokens: int,
+) -> tuple[list[str], list[float | None]]:
+    """Greedy continuations of ``prompts`` and, from the same forward pass, the mean NLL of
+    each expected ``answer`` given its prompt (None for an empty answer).
+
+    The official loop ran the prompt twice: once to generate, once more inside
+    ``prompt + answer`` for the answer NLL. Here the batch is laid out as left-padded
+    prompts followed by right-padded answers, so one causal pass gives the answer's
+    log-likelihood and the prompt's key/value cache (causal attention keeps the answers out
+    of it); the cache is then cut back to the prompts and decoding goes on from there.
+    Logits are computed only where they are read: each prompt's last token and its answer.
+
+    Decoding is a hand-written loop over the cache rather than ``model.generate``: a row
     that has produced EOS is dropped from the batch (and from the cache) at once, so a
     batch costs as much as its live rows, and no per-step logits processors run. Each
     row's tokens are those of ``model.generate`` on that row alone (the tests check it).
     """
-    eos = _eos_ids(lm)
-    ids, mask = _padded(rows, lm.tokenizer.pad_token_id, lm.device, left=True)
+    if any(not p for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    width = max(len(p) for p in prompts)
+    answer_width = max(len(a) for a in answers)
+    ids, mask = _padded(
+        [[*p, *a] for p, a in zip(prompts, answers)],
+        lm.tokenizer.pad_token_id,
+        lm.device,
+        left=True,
+        ends=[width + len(a) for a in answers],
+    )
     positions = _positions(mask)
+    read = torch.zeros_like(mask, dtype=torch.bool)  # the prompt's last token + the answer
+    spans = [max(len(a), 1) for a in answers]
+    for row, span in enumerate(spans):
+        read[row, width - 1 : width - 1 + span] = True
     cache = DynamicCache(config=lm.model.config)
-    live = list(range(len(rows)))  # caller's row index of each batch row
-    produced: list[list[int]] = [[] for _ in rows]
-    step_ids = ids
+    logits = lm.model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=read,
+    ).logits
+    per_row = logits.reshape(-1, logits.shape[-1]).split(spans)  # row by row
+    nlls = [
+        float(cross_entropy(chunk[: len(a)].float(), torch.tensor(a, device=lm.device)))
+        if a
+        else None
+        for chunk, a in zip(per_row, answers)
+    ]
+    if max_new_tokens < 1:
+        return ["" for _ in prompts], nlls
+    if answer_width:
+        cache.crop(-answer_width)
+    first = torch.stack([chunk[0] for chunk in per_row])
+    tokens = _greedy_tokens(lm, cache, mask[:, :width], positions[:, width - 1 : width], first,
+                            max_new_tokens)  # fmt: skip
+    return [_decode(lm, t) for t in tokens], nlls
+
+
+def _greedy_tokens(lm, cache, mask, positions, logits, max_new_tokens: int) -> list[list[int]]:
+    """Greedy decoding on from a filled cache: ``logits`` are each row's next-token logits
+    after its prompt, ``positions`` each row's last position; a row stops at EOS."""
+    eos = _eos_ids(lm)
+    live = list(range(len(mask)))  # caller's row index of each batch row
+    produced: list[list[int]] = [[] for _ in live]
+    next_tokens = None
     for _ in range(max_new_tokens):
-        logits = lm.model(
-            input_ids=step_ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        ).logits[:, -1, :]
+        if next_tokens is not None:
+            logits = lm.model(
+                input_ids=next_tokens[:, None],
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1, :]
         next_tokens = logits.float().argmax(-1)
         keep = []
         for batch_row, token in enumerate(next_tokens.tolist()):
@@ -231,9 +304,8 @@ def greedy_batch(lm: LoadedModel, rows: Sequence[Sequence[int]], max_new_tokens:
             mask, positions, next_tokens = mask[index], positions[index], next_tokens[index]
             live = [live[i] for i in keep]
         mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-        positions = positions[:, -1:] + 1
-        step_ids = next_tokens[:, None]
-    return [_decode(lm, tokens) for tokens in produced]
+        positions = positions + 1
+    return produced
 
 
 @torch.inference_mode()
@@ -344,7 +416,7 @@ def answer_nll_batch(
             continue
         # position t predicts token t + 1: answer tokens start..n-1 are predicted at start-1..n-2
         chunk = logits[row, start - 1 : n - 1].float()
-        out.append(float(torch.nn.functional.cross_entropy(chunk, ids[row, start:n])))
+        out.append(float(cross_entropy(chunk, ids[row, start:n])))
     return out
 
 

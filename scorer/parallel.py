@@ -59,3 +59,12 @@ def share(world: World, mine: dict) -> dict:
 def barrier(world: World) -> None:
     if world.size > 1:
         dist.barrier()
+
+
+def leave(world: World) -> None:
+    """Wait for every rank, then take the process group down. A gloo group left for the
+    interpreter's exit to tear down can abort the process ("terminate called without an
+    active exception") after the work is done."""
+    if world.size > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

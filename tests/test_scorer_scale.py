@@ -17,10 +17,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from scorer import generate as engine
-from scorer.cache import checkpoint_fingerprint
-from scorer.data import load_mmlu
-from scorer.evaluate import EvalSettings, evaluate
+from scorer.cache import ResultCache, checkpoint_fingerprint
+from scorer.data import Item, load_mmlu
+from scorer.evaluate import EvalSettings, Job, _answer_split, evaluate, no_progress, score_items
 from scorer.mmlu import answer_token_ids, format_question, shots_prefix
+from scorer.parallel import World
 
 
 def _paths(track: Path) -> dict[str, Path]:
@@ -88,6 +89,37 @@ def test_greedy_loop_equals_model_generate_row_by_row(tiny_track: Path):
     assert batched == [engine.reference_generate(lm, t, 24) for t in prompts]
 
 
+def test_one_pass_gives_the_official_answer_nll_and_generation(tiny_track: Path):
+    """Generation and answer NLL share one pass; a join that retokenizes the prompt (a
+    word split across input and output) falls back to its own pass; both as official."""
+    p = _paths(tiny_track)
+    lm = engine.load_model(p["model_dir"], "cpu")
+    pairs = [
+        ("Alice was", " born in a small town."),
+        ("The", " river flows east"),
+        ("In the year 1990, a quiet town", " grew."),
+        ("Alice wa", "s born in a small town."),  # "wa" + "s": the joined text tokenizes apart
+        ("x", ""),  # no answer token: no NLL
+    ]
+    prompts = engine.encode(lm, [i for i, _ in pairs])
+    joined = engine.encode(lm, [i + o for i, o in pairs])
+    splits = [_answer_split(q, r, min(len(q), len(r))) for q, r in zip(prompts, joined)]
+    assert splits[3] is None and all(s is not None for k, s in enumerate(splits) if k != 3)
+
+    items = [Item(f"r{k}sc1", i, o, "Task1", "forget") for k, (i, o) in enumerate(pairs)]
+    job = Job(lm, EvalSettings(max_new_tokens=12), ResultCache(None), World(0, 1, 0), {},
+              no_progress)  # fmt: skip
+    results = score_items(job, items)
+    for item, result in zip(items, results):
+        assert result["generation"] == engine.reference_generate(lm, item.input, 12)
+        official = engine.reference_answer_nll(lm, item.input, item.output)
+        if official is None:
+            assert result["nll"] is None
+        else:
+            assert result["nll"] == pytest.approx(official, abs=1e-5)
+    assert [r["nll"] is None for r in results] == [False, False, False, False, True]
+
+
 @pytest.mark.slow
 def test_batched_mode_agrees_with_the_exact_per_item_loop(mini_track: Path, tmp_path: Path):
     p = _paths(mini_track)
@@ -132,14 +164,14 @@ def test_a_killed_run_resumes_to_the_same_bytes(tiny_track: Path, tmp_path: Path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    done = resumed / "cache" / "generation"
+    done = resumed / "cache" / "items"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(done.glob("*.json"))) < 2:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     partial = len(list(done.glob("*.json")))
-    total = len(list((plain / "cache" / "generation").glob("*.json")))
+    total = len(list((plain / "cache" / "items").glob("*.json")))
     assert 2 <= partial < total, "the kill must land mid-generation"
     assert not (resumed / "scores.json").exists()
 
@@ -152,9 +184,9 @@ def test_a_killed_run_resumes_to_the_same_bytes(tiny_track: Path, tmp_path: Path
 
 
 def _poison_cache(out: Path) -> None:
-    for entry in (out / "cache" / "generation").glob("*.json"):
+    for entry in (out / "cache" / "items").glob("*.json"):
         record = json.loads(entry.read_text())
-        record["result"] = ["POISON"] * len(record["result"])
+        record["result"] = [["POISON", None]] * len(record["result"])  # (generation, NLL)
         entry.write_text(json.dumps(record))
 
 

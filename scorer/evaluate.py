@@ -30,7 +30,7 @@ from scorer.cache import ResultCache, checkpoint_fingerprint
 from scorer.data import SPLITS, TASKS, Item, load_lume, load_mia, load_mmlu, write_bytes_atomic
 from scorer.errors import LumeError
 from scorer.metrics import item_score, roc_auc
-from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt, shots_prefix
+from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt, mmlu_prompt, shots_prefix
 from scorer.parallel import World, current_world, device_for, share
 from scorer.score import (
     METRIC_OF_KIND,
@@ -345,16 +345,26 @@ def score_mmlu(job: Job, mmlu: dict) -> dict:
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    # every prompt with all its shots, counted in one batched tokenizer call; only one
+    # that is too long goes through ``fitted_prompt``'s one-shot-less-at-a-time search
+    asked = [
+        (subject, mmlu["dev"].get(subject, []), q)
+        for subject, questions in mmlu["test"].items()
+        for q in questions
+    ]
+    whole = [mmlu_prompt(s, dev[: settings.shots], q) for s, dev, q in asked]
+    counts = [len(ids) for ids in tokenizer(whole, add_special_tokens=False)["input_ids"]]
     prompts, answers, shots_used = [], [], []
     groups: dict[tuple[str, int], list[int]] = {}
-    for subject, questions in mmlu["test"].items():
-        dev = mmlu["dev"].get(subject, [])
-        for q in questions:
+    for (subject, dev, q), prompt, n in zip(asked, whole, counts):
+        k = min(settings.shots, len(dev))
+        if n > limit:
             prompt, k = fitted_prompt(subject, dev, q, settings.shots, count, limit)
-            groups.setdefault((subject, k), []).append(len(prompts))
-            prompts.append(prompt)
-            answers.append(q.answer)
-            shots_used.append(k)
+        groups.setdefault((subject, k), []).append(len(prompts))
+        prompts.append(prompt)
+        answers.append(q.answer)
+        shots_used.append(k)
+    encoded = engine.encode(lm, prompts) if not settings.exact else []
     candidates = answer_token_ids(lambda s: tokenizer.encode(s, add_special_tokens=False))
 
     units: list[Unit] = []
@@ -367,7 +377,7 @@ def score_mmlu(job: Job, mmlu: dict) -> dict:
         prefix = tokenizer(shots_prefix(subject, mmlu["dev"].get(subject, [])[:k]))["input_ids"]
         with_prefix, without = [], []
         for i in members:
-            full = tokenizer(prompts[i])["input_ids"]
+            full = encoded[i]
             if len(prefix) < len(full) and full[: len(prefix)] == prefix:
                 rows[i] = full[len(prefix) :]
                 with_prefix.append(i)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from rouge_score import rouge_scorer
+from nltk.stem import porter
+from rouge_score import rouge_scorer, tokenize, tokenizers
 
 # transformers 4's ``clean_up_tokenization`` (what ``clean_up_tokenization_spaces=True``
 # did when the official scores were computed). transformers 5 ignores that flag for
@@ -36,9 +37,27 @@ def clean_up_tokenization(text: str) -> str:
     return text
 
 
+class _MemoizedStemmer:
+    """rouge_score's Porter stemmer with each word's stem remembered: stemming is a pure
+    function of the word, and recomputing it dominated scoring an item."""
+
+    def __init__(self) -> None:
+        self.stem = lru_cache(maxsize=1 << 16)(porter.PorterStemmer().stem)
+
+
+class _StemmingTokenizer(tokenizers.Tokenizer):
+    """``rouge_score``'s default tokenizer (``use_stemmer=True``), on the memoized stemmer."""
+
+    def __init__(self) -> None:
+        self._stemmer = _MemoizedStemmer()
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize.tokenize(text, self._stemmer)
+
+
 @lru_cache(maxsize=1)
 def _rouge() -> rouge_scorer.RougeScorer:
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rougeL"], tokenizer=_StemmingTokenizer())
 
 
 def rouge_l_recall(expected: str, generation: str) -> float:

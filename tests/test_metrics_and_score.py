@@ -26,6 +26,22 @@ def test_rouge_l_recall_is_recall_against_the_expected_text():
     assert rouge_l_recall("a b", "") == 0.0
 
 
+def test_rouge_l_recall_equals_rouge_scores_own_scorer_on_real_lume_text(public_dir):
+    """The memoized stemmer changes speed only: every real output scored against another
+    item's input and output (shared words, stems, punctuation) gives rouge_score's number."""
+    from rouge_score import rouge_scorer
+
+    from scorer.data import load_lume
+
+    items = load_lume(public_dir / "data", "validation")["forget"]
+    official = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    pairs = [(a.output, b.input + " " + b.output) for a, b in zip(items, items[1:] + items[:1])]
+    pairs += [(a.output, a.output.upper()) for a in items]
+    ours = [rouge_l_recall(e, g) for e, g in pairs]
+    assert ours == [official.score(e, g)["rougeL"].recall for e, g in pairs]
+    assert 0 < sum(x > 0 for x in ours[: len(items)]) < len(items)  # neither all 0 nor all 1
+
+
 def test_exact_match_strips_and_lowercases_only():
     assert exact_match("1976-03-29", "  1976-03-29\n") == 1.0
     assert exact_match("Tessaly Medal", "tessaly medal") == 1.0

@@ -235,6 +235,7 @@ def score_items(job: Job, items: list[Item]) -> list[dict]:
             [prompts[i] for i in unit.indices],
             [answers[i] or [] for i in unit.indices],
             settings.max_new_tokens,
+            job.budget(4),
         )
         apart = [k for k, i in enumerate(unit.indices) if answers[i] is None]
         if apart:

@@ -214,16 +214,20 @@ def generate_and_score(
     prompts: Sequence[Sequence[int]],
     answers: Sequence[Sequence[int]],
     max_new_tokens: int,
+    prefill_tokens: int | None = None,
 ) -> tuple[list[str], list[float | None]]:
     """Greedy continuations of ``prompts`` and, from the same forward pass, the mean NLL of
     each expected ``answer`` given its prompt (None for an empty answer).
 
     The official loop ran the prompt twice: once to generate, once more inside
-    ``prompt + answer`` for the answer NLL. Here the batch is laid out as left-padded
-    prompts followed by right-padded answers, so one causal pass gives the answer's
+    ``prompt + answer`` for the answer NLL. Here rows are laid out as left-padded prompts
+    followed by right-padded answers, so one causal pass gives the answer's
     log-likelihood and the prompt's key/value cache (causal attention keeps the answers out
     of it); the cache is then cut back to the prompts and decoding goes on from there.
     Logits are computed only where they are read: each prompt's last token and its answer.
+    That pass runs in chunks of rows with similar answer lengths, at most
+    ``prefill_tokens`` padded tokens each (one answer width for the whole batch would pad
+    most rows to its longest answer), and the chunks' caches are stacked for decoding.
 
     Decoding is a hand-written loop over the cache rather than ``model.generate``: a row
     that has produced EOS is dropped from the batch (and from the cache) at once, so a
@@ -233,6 +237,40 @@ def generate_and_score(
     if any(not p for p in prompts):
         raise ValueError("every prompt needs at least one token")
     width = max(len(p) for p in prompts)
+    chunks = list(
+        length_batches(
+            [len(a) for a in answers],
+            lambda n, longest: n * (width + longest),
+            prefill_tokens or (1 << 62),
+        )
+    )
+    nlls: list[float | None] = [None] * len(prompts)
+    caches, masks, positions, firsts = [], [], [], []
+    for chunk in chunks:
+        cache, mask, position, first, chunk_nlls = _prefill(
+            lm, [prompts[i] for i in chunk], [answers[i] for i in chunk], width
+        )
+        caches.append(cache)
+        masks.append(mask)
+        positions.append(position)
+        firsts.append(first)
+        for i, nll in zip(chunk, chunk_nlls):
+            nlls[i] = nll
+    if max_new_tokens < 1:
+        return ["" for _ in prompts], nlls
+    stacked = _stacked_cache(lm, caches)
+    tokens = _greedy_tokens(lm, stacked, torch.cat(masks), torch.cat(positions),
+                            torch.cat(firsts), max_new_tokens)  # fmt: skip
+    texts = [""] * len(prompts)
+    for i, row in zip((i for chunk in chunks for i in chunk), tokens):
+        texts[i] = _decode(lm, row)
+    return texts, nlls
+
+
+def _prefill(lm: LoadedModel, prompts, answers, width: int):
+    """One pass over ``prompts`` (left-padded to end at column ``width``) followed by their
+    ``answers``: the cache cut back to the prompts, its mask, each row's last position,
+    its next-token logits, and each answer's mean NLL."""
     answer_width = max(len(a) for a in answers)
     ids, mask = _padded(
         [[*p, *a] for p, a in zip(prompts, answers)],
@@ -262,14 +300,23 @@ def generate_and_score(
         else None
         for chunk, a in zip(per_row, answers)
     ]
-    if max_new_tokens < 1:
-        return ["" for _ in prompts], nlls
     if answer_width:
         cache.crop(-answer_width)
     first = torch.stack([chunk[0] for chunk in per_row])
-    tokens = _greedy_tokens(lm, cache, mask[:, :width], positions[:, width - 1 : width], first,
-                            max_new_tokens)  # fmt: skip
-    return [_decode(lm, t) for t in tokens], nlls
+    return cache, mask[:, :width], positions[:, width - 1 : width], first, nlls
+
+
+def _stacked_cache(lm: LoadedModel, caches: list[DynamicCache]) -> DynamicCache:
+    """Caches of the same width stacked along the batch (the constructor's per-layer
+    ``(keys, values)`` form, made for gathering caches across processes)."""
+    if len(caches) == 1:
+        return caches[0]
+    layers = zip(*(list(cache) for cache in caches))
+    data = [
+        (torch.cat([entry[0] for entry in per_layer]), torch.cat([entry[1] for entry in per_layer]))
+        for per_layer in layers
+    ]
+    return DynamicCache(data, config=lm.model.config)
 
 
 def _greedy_tokens(lm, cache, mask, positions, logits, max_new_tokens: int) -> list[list[int]]:

@@ -119,6 +119,13 @@ def test_one_pass_gives_the_official_answer_nll_and_generation(tiny_track: Path)
             assert result["nll"] == pytest.approx(official, abs=1e-5)
     assert [r["nll"] is None for r in results] == [False, False, False, False, True]
 
+    # the prefill in chunks of one row each, caches stacked: the same tokens and NLLs
+    rows = [(q, s) for q, s in zip(prompts, splits) if s is not None]
+    whole = engine.generate_and_score(lm, [q for q, _ in rows], [s for _, s in rows], 12)
+    apart = engine.generate_and_score(lm, [q for q, _ in rows], [s for _, s in rows], 12, 1)
+    assert apart[0] == whole[0]
+    assert apart[1] == pytest.approx(whole[1], abs=1e-5)
+
 
 @pytest.mark.slow
 def test_batched_mode_agrees_with_the_exact_per_item_loop(mini_track: Path, tmp_path: Path):

@@ -409,37 +409,42 @@ STATS_CHUNK = 512  # positions whose vocabulary statistics are computed at once
 def token_stats_batch(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[TokenStats]:
     """One right-padded forward pass over a batch of token rows (labels = inputs).
 
-    The vocabulary-wide statistics are computed a chunk of positions at a time, so beyond
-    the logits themselves only a few ``STATS_CHUNK × vocab`` temporaries are ever alive.
+    Logits are computed only at the positions that predict a real token (no padding), as
+    one flat list of positions; the vocabulary-wide statistics are computed over it
+    ``STATS_CHUNK`` positions at a time, so beyond the logits only a few ``STATS_CHUNK ×
+    vocab`` temporaries are ever alive.
     """
     ids, mask = _padded(rows, lm.tokenizer.pad_token_id, lm.device, left=False)
-    logits = lm.model(input_ids=ids, attention_mask=mask).logits
-    lengths = (mask[:, 1:].sum(-1)).tolist()
-    picked_rows, mu_rows, sigma_rows = [], [], []
-    for row, n in enumerate(lengths):
-        picked, mu, sigma = [], [], []
-        for start in range(0, n, STATS_CHUNK):
-            stop = min(n, start + STATS_CHUNK)
-            log_probs = torch.log_softmax(logits[row, start:stop].float(), dim=-1)
-            targets = ids[row, start + 1 : stop + 1, None]
-            picked.append(log_probs.gather(-1, targets).squeeze(-1))
-            probs = log_probs.exp()
-            mean = torch.linalg.vecdot(probs, log_probs)
-            second = torch.linalg.vecdot(probs * log_probs, log_probs)
-            mu.append(mean)
-            sigma.append((second - mean.square()).clamp(min=0).sqrt())
-        picked_rows.append(torch.cat(picked) if picked else logits.new_zeros(0))
-        mu_rows.append(torch.cat(mu) if mu else logits.new_zeros(0))
-        sigma_rows.append(torch.cat(sigma) if sigma else logits.new_zeros(0))
-    return [
-        TokenStats(
-            mean_nll=float(-values.sum() / max(len(values), 1)),
-            logprobs=values.tolist(),
-            mu=m.tolist(),
-            sigma=sd.tolist(),
+    predicting = torch.zeros_like(mask, dtype=torch.bool)
+    predicting[:, :-1] = mask[:, 1:].bool()  # position t predicts token t + 1
+    logits = lm.model(input_ids=ids, attention_mask=mask, logits_to_keep=predicting).logits
+    logits = logits.reshape(-1, logits.shape[-1])  # (predicted tokens, vocab), row by row
+    targets = ids[:, 1:][mask[:, 1:].bool()]
+    picked, mu, sigma = [], [], []
+    for start in range(0, len(targets), STATS_CHUNK):
+        stop = start + STATS_CHUNK
+        log_probs = torch.log_softmax(logits[start:stop].float(), dim=-1)
+        picked.append(log_probs.gather(-1, targets[start:stop, None]).squeeze(-1))
+        probs = log_probs.exp()
+        mean = torch.linalg.vecdot(probs, log_probs)
+        second = torch.linalg.vecdot(probs * log_probs, log_probs)
+        mu.append(mean)
+        sigma.append((second - mean.square()).clamp(min=0).sqrt())
+    lengths = mask[:, 1:].sum(-1).tolist()
+    flat = [torch.cat(parts) if parts else logits.new_zeros(0) for parts in (picked, mu, sigma)]
+    values, means, deviations = (t.tolist() for t in flat)
+    out, at = [], 0
+    for n, row in zip(lengths, flat[0].split(lengths)):
+        out.append(
+            TokenStats(
+                mean_nll=float(-row.sum() / max(n, 1)),  # in fp32, as the official loss
+                logprobs=values[at : at + n],
+                mu=means[at : at + n],
+                sigma=deviations[at : at + n],
+            )
         )
-        for values, m, sd in zip(picked_rows, mu_rows, sigma_rows)
-    ]
+        at += n
+    return out
 
 
 def answer_rows(lm: LoadedModel, prompt: str, answer: str) -> tuple[list[int], int]:

@@ -32,7 +32,8 @@ class ModelShape:
         return 2 * self.body_params + attention + (2 * self.head_params if logits else 0)
 
     def span_flops(self, start: int, stop: int, logits: int) -> int:
-        """Tokens at positions ``start..stop-1``; the last ``logits`` of them are read."""
+        """Tokens at positions ``start..stop-1``, ``logits`` of them with their logits read
+        (which ones does not change the count)."""
         return sum(self.token_flops(p, p >= stop - logits) for p in range(start, stop))
 
 

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -95,26 +94,6 @@ def warm(path: Path) -> None:
             pass
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise OSError(f"no {field} in /proc/self/status")
-
-
-def _max_rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-
-
-def _reset_peak() -> bool:
-    """Reset the process's peak RSS (Linux ≥ 4.0), so imports do not count towards it."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def measure(method: str, ckpt: Path, ref: Path) -> dict:
     """Runs in a fresh process: seconds and peak RSS increase of one method.
 
@@ -124,10 +103,11 @@ def measure(method: str, ckpt: Path, ref: Path) -> dict:
     import torch
     from safetensors.torch import load_file
 
+    from scorer.procfs import peak_rss_bytes, reset_peak_rss, rss_bytes
     from scorer.validate import validate_checkpoint
 
-    exact = _reset_peak()
-    before = _status_kib("VmRSS") if exact else _max_rss_kib()
+    exact = reset_peak_rss()
+    before = (rss_bytes() if exact else None) or peak_rss_bytes()
     start = time.perf_counter()
     if method == "streaming":
         report = validate_checkpoint(ckpt, ref)
@@ -136,8 +116,7 @@ def measure(method: str, ckpt: Path, ref: Path) -> dict:
         tensors = load_file(str(ckpt / "model.safetensors"))
         ok = all(bool(torch.isfinite(t).all()) for t in tensors.values())
     seconds = time.perf_counter() - start
-    after = _status_kib("VmHWM") if exact else _max_rss_kib()
-    return {"ok": ok, "seconds": seconds, "rss_increase": (after - before) * 1024}
+    return {"ok": ok, "seconds": seconds, "rss_increase": peak_rss_bytes() - before}
 
 
 def run_child(method: str, ckpt: Path, ref: Path) -> dict:

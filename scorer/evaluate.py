@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from scorer.errors import LumeError
 from scorer.metrics import item_score, roc_auc
 from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt, mmlu_prompt, shots_prefix
 from scorer.parallel import World, current_world, device_for, share
+from scorer.procfs import peak_rss_bytes, reset_peak_rss
 from scorer.score import (
     METRIC_OF_KIND,
     ItemResult,
@@ -71,25 +71,6 @@ class EvalSettings:
 
 # Settings that only change speed, never the numbers, stay out of scores.json.
 _SPEED_ONLY = ("batch_tokens",)
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's resident-set high-water mark (Linux ≥ 4.0); False if impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_bytes() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 @dataclass

@@ -21,6 +21,7 @@ from transformers.utils import logging as hf_logging
 
 from scorer.errors import ModelError
 from scorer.metrics import clean_up_tokenization
+from scorer.procfs import total_memory_bytes
 
 Progress = Callable[[int], None]  # called with the number of inputs just finished
 
@@ -91,13 +92,7 @@ def _device_memory_bytes(device: torch.device) -> int:
     """The device's total memory (not the free memory, which changes from run to run)."""
     if device.type == "cuda":
         return int(torch.cuda.get_device_properties(device).total_memory)
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 << 30
+    return total_memory_bytes() or 8 << 30
 
 
 def auto_batch_tokens(lm: LoadedModel) -> int:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from scoring import evaluate_args, lume_score, track_paths
 from typer.testing import CliRunner
 
 from scorer import generate as engine
@@ -15,16 +14,9 @@ from scorer.data import load_lume, load_mia, load_mmlu
 from scorer.mmlu import answer_token_ids, mmlu_prompt
 from scorer.score import ItemResult, component_means, task_aggregate
 from starter_kit.cli import app as lume_app
-from starter_kit.mini.build import build_paths, read_build
+from starter_kit.mini.build import read_build
 
 pytestmark = pytest.mark.slow
-
-
-def _lume_score(*args: str) -> subprocess.CompletedProcess:
-    code = "from scorer.cli import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
-    )
 
 
 def test_target_memorized_its_world(mini_track: Path):
@@ -43,20 +35,7 @@ def test_target_memorized_its_world(mini_track: Path):
 
 
 def test_evaluate_cli_reproduces_the_build_scores_byte_for_byte(mini_track: Path, tmp_path):
-    build = read_build(mini_track)
-    paths = build_paths(mini_track, build)
-    result = _lume_score(
-        "evaluate",
-        str(paths["model_dir"]),
-        "--data",
-        str(paths["data_dir"]),
-        "--mia",
-        str(paths["mia_dir"]),
-        "--mmlu",
-        str(paths["mmlu_dir"]),
-        "--out",
-        str(tmp_path / "again"),
-    )
+    result = lume_score(*evaluate_args(mini_track, tmp_path / "again"))
     assert result.returncode == 0, result.stderr
     expected = mini_track / "target_scores"
     assert (tmp_path / "again" / "scores.json").read_bytes() == (
@@ -70,7 +49,7 @@ def test_evaluate_cli_reproduces_the_build_scores_byte_for_byte(mini_track: Path
 def test_items_jsonl_holds_what_the_score_was_computed_from(mini_track: Path):
     scores = json.loads((mini_track / "target_scores" / "scores.json").read_text())
     rows = [json.loads(line) for line in (mini_track / "target_scores" / "items.jsonl").open()]
-    lume = load_lume(build_paths(mini_track, read_build(mini_track))["data_dir"], "validation")
+    lume = load_lume(track_paths(mini_track)["data_dir"], "validation")
     assert [r["id"] for r in rows] == [i.id for i in lume["forget"] + lume["retain"]]
     assert {"id", "task", "split", "input", "expected", "generation", "score"} <= rows[0].keys()
     means = component_means(ItemResult(r["split"], r["task"], r["kind"], r["score"]) for r in rows)
@@ -81,7 +60,7 @@ def test_items_jsonl_holds_what_the_score_was_computed_from(mini_track: Path):
 
 
 def test_batched_engine_equals_one_at_a_time(mini_track: Path):
-    paths = build_paths(mini_track, read_build(mini_track))
+    paths = track_paths(mini_track)
     lm = engine.load_model(paths["model_dir"], "cpu")
     items = [i for s in load_lume(paths["data_dir"], "validation").values() for i in s][::5]
     prompts = [i.input for i in items]
@@ -112,8 +91,8 @@ def test_batched_engine_equals_one_at_a_time(mini_track: Path):
 
 
 def test_missing_mia_and_mmlu_are_reported_missing(mini_track: Path, tmp_path: Path):
-    paths = build_paths(mini_track, read_build(mini_track))
-    result = _lume_score(
+    paths = track_paths(mini_track)
+    result = lume_score(
         "evaluate",
         str(paths["model_dir"]),
         "--data",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from scoring import evaluate_args, lume_score, track_paths
 
 from scorer import generate as engine
 from scorer.cache import ResultCache, checkpoint_fingerprint
@@ -24,37 +25,8 @@ from scorer.mmlu import answer_token_ids, format_question, shots_prefix
 from scorer.parallel import World
 
 
-def _paths(track: Path) -> dict[str, Path]:
-    build = json.loads((track / "build.json").read_text())
-    return {k: track / build[k] for k in ("model_dir", "data_dir", "mia_dir", "mmlu_dir")}
-
-
 def _cli(track: Path, out: Path, *extra: str) -> list[str]:
-    p = _paths(track)
-    return [
-        "evaluate",
-        str(p["model_dir"]),
-        "--data",
-        str(p["data_dir"]),
-        "--mia",
-        str(p["mia_dir"]),
-        "--mmlu",
-        str(p["mmlu_dir"]),
-        "--out",
-        str(out),
-        "--json",
-        *extra,
-    ]
-
-
-def _lume_score(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scorer.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        **kwargs,
-    )
+    return evaluate_args(track, out, "--json", *extra)
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
@@ -62,7 +34,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
 
 
 def test_prefix_reuse_chooses_what_the_whole_prompt_chooses(tiny_track: Path):
-    p = _paths(tiny_track)
+    p = track_paths(tiny_track)
     lm = engine.load_model(p["model_dir"], "cpu")
     mmlu = load_mmlu(p["mmlu_dir"])
     subject = sorted(mmlu["test"])[0]
@@ -82,7 +54,7 @@ def test_prefix_reuse_chooses_what_the_whole_prompt_chooses(tiny_track: Path):
 
 
 def test_greedy_loop_equals_model_generate_row_by_row(tiny_track: Path):
-    p = _paths(tiny_track)
+    p = track_paths(tiny_track)
     lm = engine.load_model(p["model_dir"], "cpu")
     prompts = ["Alice was", "The", "In the year 1990, a quiet town", "x"]
     batched = engine.generate(lm, prompts, max_new_tokens=24)
@@ -92,7 +64,7 @@ def test_greedy_loop_equals_model_generate_row_by_row(tiny_track: Path):
 def test_one_pass_gives_the_official_answer_nll_and_generation(tiny_track: Path):
     """Generation and answer NLL share one pass; a join that retokenizes the prompt (a
     word split across input and output) falls back to its own pass; both as official."""
-    p = _paths(tiny_track)
+    p = track_paths(tiny_track)
     lm = engine.load_model(p["model_dir"], "cpu")
     pairs = [
         ("Alice was", " born in a small town."),
@@ -129,7 +101,7 @@ def test_one_pass_gives_the_official_answer_nll_and_generation(tiny_track: Path)
 
 @pytest.mark.slow
 def test_batched_mode_agrees_with_the_exact_per_item_loop(mini_track: Path, tmp_path: Path):
-    p = _paths(mini_track)
+    p = track_paths(mini_track)
     common = dict(mia_dir=p["mia_dir"], mmlu_dir=p["mmlu_dir"])
     fast = evaluate(p["model_dir"], p["data_dir"], tmp_path / "fast", **common,
                     settings=EvalSettings(check_exact=16))  # fmt: skip
@@ -163,7 +135,7 @@ def test_batched_mode_agrees_with_the_exact_per_item_loop(mini_track: Path, tmp_
 def test_a_killed_run_resumes_to_the_same_bytes(tiny_track: Path, tmp_path: Path):
     plain, resumed = tmp_path / "plain", tmp_path / "resumed"
     small = ("--batch-tokens", "300", "--bootstrap", "50")
-    first = _lume_score(*_cli(tiny_track, plain, *small))
+    first = lume_score(*_cli(tiny_track, plain, *small))
     assert first.returncode == 0, first.stderr
 
     process = subprocess.Popen(
@@ -182,7 +154,7 @@ def test_a_killed_run_resumes_to_the_same_bytes(tiny_track: Path, tmp_path: Path
     assert 2 <= partial < total, "the kill must land mid-generation"
     assert not (resumed / "scores.json").exists()
 
-    second = _lume_score(*_cli(tiny_track, resumed, *small))
+    second = lume_score(*_cli(tiny_track, resumed, *small))
     assert second.returncode == 0, second.stderr
     assert _outputs(resumed) == _outputs(plain)
     units = json.loads((resumed / "timings.json").read_text())["units_by_process"]["0"]
@@ -205,19 +177,19 @@ def _generations(out: Path) -> set[str]:
 def test_a_changed_checkpoint_or_setting_never_reuses_the_cache(tiny_track: Path, tmp_path: Path):
     out = tmp_path / "out"
     model = tmp_path / "model"
-    shutil.copytree(_paths(tiny_track)["model_dir"], model)
+    shutil.copytree(track_paths(tiny_track)["model_dir"], model)
     args = ("--bootstrap", "0", "--max-new-tokens", "16")
     cli = _cli(tiny_track, out, *args)
     cli[1] = str(model)
-    assert _lume_score(*cli).returncode == 0
+    assert lume_score(*cli).returncode == 0
     _poison_cache(out)
 
     # same checkpoint, same settings: the (poisoned) cache is used — it really is read
-    assert _lume_score(*cli).returncode == 0
+    assert lume_score(*cli).returncode == 0
     assert _generations(out) == {"POISON"}
 
     # another setting: a different key, fresh results
-    other = _lume_score(*cli[:-1], "15")
+    other = lume_score(*cli[:-1], "15")
     assert other.returncode == 0
     assert "POISON" not in _generations(out)
 
@@ -229,7 +201,7 @@ def test_a_changed_checkpoint_or_setting_never_reuses_the_cache(tiny_track: Path
     tensors[name] = tensors[name] + 1e-3
     save_file(tensors, weights, metadata={"format": "pt"})
     assert checkpoint_fingerprint(model) != before
-    changed = _lume_score(*cli)
+    changed = lume_score(*cli)
     assert changed.returncode == 0
     assert "POISON" not in _generations(out)
 
@@ -239,7 +211,7 @@ def test_two_processes_give_the_bytes_of_one(tiny_track: Path, tmp_path: Path):
     one, two = tmp_path / "one", tmp_path / "two"
     args = ("--batch-tokens", "400", "--bootstrap", "50", "--max-new-tokens", "48")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = _lume_score(*_cli(tiny_track, one, *args), env=env)
+    single = lume_score(*_cli(tiny_track, one, *args), env=env)
     assert single.returncode == 0, single.stderr
     launched = subprocess.run(
         [
@@ -272,7 +244,7 @@ def test_track_fills_the_evaluate_inputs(tiny_track: Path, tmp_path: Path):
     from scorer.cli import app
 
     build = json.loads((tiny_track / "build.json").read_text())
-    model = str(_paths(tiny_track)["model_dir"])
+    model = str(track_paths(tiny_track)["model_dir"])
     common = ["--max-new-tokens", "8", "--bootstrap", "0", "--no-cache", "--json"]
     by_track = CliRunner().invoke(
         app,
@@ -283,7 +255,7 @@ def test_track_fills_the_evaluate_inputs(tiny_track: Path, tmp_path: Path):
     scores = json.loads((tmp_path / "t" / "scores.json").read_text())
     assert scores["mmlu_threshold"] == build["mmlu_threshold"]
     assert scores["mia_auc"] is not None and scores["mmlu"] is not None
-    explicit = _lume_score(*_cli(tiny_track, tmp_path / "e", *common[:-1]),
+    explicit = lume_score(*_cli(tiny_track, tmp_path / "e", *common[:-1]),
                            "--mmlu-threshold", str(build["mmlu_threshold"]))  # fmt: skip
     assert explicit.returncode == 0, explicit.stderr
     assert (tmp_path / "e" / "scores.json").read_bytes() == (

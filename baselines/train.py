@@ -28,11 +28,12 @@ from transformers.utils import logging as hf_logging
 
 from baselines import losses
 from baselines.checkpoint import SaveTimer, save_checkpoint
-from scorer.data import Item, load_items
+from scorer.contract import DEADLINE_VARIABLE, split_files
+from scorer.data.lume import load_items
+from scorer.data.records import Item
 from scorer.errors import LumeError
 
 METHODS = ("ga", "gd", "kl", "npo", "simnpo")
-DEADLINE_ENV = "LUME_DEADLINE"  # unix time (seconds) by which a checkpoint must exist
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,9 @@ class RunReport:
 
 def split_file(directory: str | Path, split: str) -> Path:
     """``DIR/<split>.parquet`` (preferred) or ``DIR/<split>.jsonl``, as the contract gives."""
-    directory = Path(directory)
-    for name in (f"{split}.parquet", f"{split}.jsonl"):
-        if (directory / name).is_file():
-            return directory / name
+    for path in split_files(directory, split):
+        if path.is_file():
+            return path
     raise LumeError(f"{directory}: no {split}.parquet or {split}.jsonl")
 
 
@@ -114,13 +114,13 @@ def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
 def _deadline(config: TrainConfig) -> float | None:
     if config.deadline is not None:
         return config.deadline
-    raw = os.environ.get(DEADLINE_ENV)
+    raw = os.environ.get(DEADLINE_VARIABLE)
     if not raw:
         return None
     try:
         return float(raw)
     except ValueError:
-        raise LumeError(f"{DEADLINE_ENV}={raw!r}: expected a unix time in seconds") from None
+        raise LumeError(f"{DEADLINE_VARIABLE}={raw!r}: expected a unix time in seconds") from None
 
 
 def _any_rank(accelerator: Accelerator, flag: bool) -> bool:

@@ -27,23 +27,23 @@ from rich.console import Console
 from rich.table import Table
 from roofline import documents_flops, items_flops, mmlu_flops, model_shape, peak_flops_per_second
 
-from scorer import generate as engine
-from scorer.cache import ResultCache
-from scorer.evaluate import (
-    EvalSettings,
+from scorer.engine import generate as engine
+from scorer.engine.cache import ResultCache
+from scorer.engine.generate import STATS_CHUNK
+from scorer.engine.parallel import World
+from scorer.evaluation.evaluate import (
     Job,
     load_inputs,
-    no_progress,
     peak_rss_bytes,
     reset_peak_rss,
     score_items,
     score_mia,
     score_mmlu,
 )
-from scorer.generate import STATS_CHUNK
-from scorer.metrics import item_score, roc_auc
-from scorer.mmlu import accuracy, answer_token_ids, fitted_prompt
-from scorer.parallel import World
+from scorer.evaluation.progress import no_progress
+from scorer.evaluation.settings import EvalSettings
+from scorer.official.metrics import item_score, roc_auc
+from scorer.official.mmlu_prompt import accuracy, answer_token_ids, fitted_prompt
 
 
 def timed(work, repeats: int):

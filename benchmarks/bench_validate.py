@@ -103,8 +103,8 @@ def measure(method: str, ckpt: Path, ref: Path) -> dict:
     import torch
     from safetensors.torch import load_file
 
+    from scorer.checkpoint.validate import validate_checkpoint
     from scorer.procfs import peak_rss_bytes, reset_peak_rss, rss_bytes
-    from scorer.validate import validate_checkpoint
 
     exact = reset_peak_rss()
     before = (rss_bytes() if exact else None) or peak_rss_bytes()
@@ -159,7 +159,7 @@ def main() -> None:
         method, ckpt, ref = args.measure
         print(json.dumps(measure(method, Path(ckpt), Path(ref))))
         return
-    from scorer.validate import Limits
+    from scorer.checkpoint.validate import Limits
 
     root = Path(tempfile.mkdtemp(prefix="bench-validate-", dir=args.dir))
     try:

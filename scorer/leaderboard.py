@@ -23,7 +23,7 @@ from rich import box
 from rich.table import Table
 
 from scorer.errors import LumeError
-from scorer.score import final_score, mmlu_passed
+from scorer.official.score import final_score, mmlu_passed
 
 RUN_STATUSES = ("ok", "timeout", "failed", "oom", "invalid")
 SCORED_STATUSES = ("ok", "timeout")  # a timed-out run's last checkpoint is still scored

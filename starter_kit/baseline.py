@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 from baselines.method import PRESET_ENV
-from baselines.train import DEADLINE_ENV, RunReport
-from scorer.data import load_lume, write_items_parquet
+from baselines.train import RunReport
+from scorer.contract import DEADLINE_VARIABLE
+from scorer.data.files import write_items_parquet
+from scorer.data.lume import load_lume
 from scorer.errors import LumeError
 
 BASELINES = ("ga", "gd", "kl", "npo")
@@ -36,9 +38,9 @@ def run_baseline(
     submission = importlib.import_module(f"baselines.{name}")
     os.environ[PRESET_ENV] = preset
     if deadline_seconds is not None:
-        os.environ[DEADLINE_ENV] = str(time.time() + deadline_seconds)
+        os.environ[DEADLINE_VARIABLE] = str(time.time() + deadline_seconds)
     else:
-        os.environ.pop(DEADLINE_ENV, None)
+        os.environ.pop(DEADLINE_VARIABLE, None)
     lume = load_lume(data, fold)
     with tempfile.TemporaryDirectory(prefix="lume-baseline-") as tmp:
         forget_dir, retain_dir = Path(tmp) / "forget", Path(tmp) / "retain"

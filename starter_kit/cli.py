@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
-from scorer.cli import comparison_table, scores_table
-from scorer.console import one_line_errors, progress_bars, stderr, stdout
-from scorer.data import FOLDS
+from scorer.cli.app import comparison_table, scores_table
+from scorer.cli.console import one_line_errors, progress_bars, stderr, stdout
+from scorer.contract import FOLDS
 from scorer.errors import LumeError
-from scorer.evaluate import EvalSettings, evaluate
+from scorer.evaluation.evaluate import evaluate
+from scorer.evaluation.settings import EvalSettings
 from starter_kit.baseline import run_baseline
 from starter_kit.mini.build import BuildOptions, build_mini_track, build_paths, read_build
 from starter_kit.mini.target import TargetConfig

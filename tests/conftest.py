@@ -38,9 +38,9 @@ def mini_track(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_track(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small mini track with a tiny, barely trained target (seconds to build)."""
-    from tiny import TINY_TARGET, TINY_VOCAB, TINY_WORLD
-
     from starter_kit.mini.build import BuildOptions, build_mini_track
+
+    from tiny import TINY_TARGET, TINY_VOCAB, TINY_WORLD
 
     out = tmp_path_factory.mktemp("tiny") / "track"
     build_mini_track(out, BuildOptions(vocab_size=TINY_VOCAB, target=TINY_TARGET, sizes=TINY_WORLD))

@@ -26,20 +26,15 @@ from pathlib import Path
 import torch
 from transformers.utils import logging as hf_logging
 
-from scorer.data import (
-    FOLDS,
-    SPLITS,
-    Item,
-    MiaDocument,
-    MmluQuestion,
-    load_lume,
-    load_mia,
-    write_items_parquet,
-    write_mia_jsonl,
-    write_mmlu_parquet,
-)
-from scorer.evaluate import EvalSettings, ProgressFactory, evaluate, no_progress
-from scorer.mmlu import CHOICE_LETTERS, mmlu_prompt
+from scorer.contract import FOLDS, SPLITS
+from scorer.data.files import write_items_parquet, write_mia_jsonl, write_mmlu_parquet
+from scorer.data.lume import load_lume
+from scorer.data.mia import load_mia
+from scorer.data.records import Item, MiaDocument, MmluQuestion
+from scorer.evaluation.evaluate import evaluate
+from scorer.evaluation.progress import ProgressFactory, no_progress
+from scorer.evaluation.settings import EvalSettings
+from scorer.official.mmlu_prompt import CHOICE_LETTERS, mmlu_prompt
 from starter_kit.mini.corpus import memorization_examples, utility_examples
 from starter_kit.mini.target import TargetConfig, build_model, train_target
 from starter_kit.mini.tokenizer import train_tokenizer

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from scorer.data import Item, MmluQuestion
+from scorer.data.records import Item, MmluQuestion
 from starter_kit.mini.target import (
     TextExample,
     answer_example,

@@ -18,7 +18,7 @@ import torch
 from transformers import OlmoConfig, OlmoForCausalLM, PreTrainedTokenizerFast
 
 from baselines.train import collate
-from scorer.mmlu import CHOICE_LETTERS, format_question, mmlu_prompt
+from scorer.official.mmlu_prompt import CHOICE_LETTERS, format_question, mmlu_prompt
 
 IGNORE = -100
 

@@ -13,7 +13,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from scorer.data import Item, MiaDocument, MmluQuestion
+from scorer.data.records import Item, MiaDocument, MmluQuestion
 
 # fmt: off
 FIRST_NAMES = (

@@ -1,0 +1,1 @@
+"""May a checkpoint be loaded and scored? Safetensors parsing, streamed scans, the rules."""

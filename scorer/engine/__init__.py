@@ -1,0 +1,1 @@
+"""Everything that runs a model: loading, the batched and reference engines, work plans, caches."""

@@ -1,0 +1,1 @@
+"""Scoring one checkpoint: the phases (items, MIA, MMLU) over an engine, and the outputs."""

@@ -1,0 +1,32 @@
+"""What a scoring run is asked to do: the settings that change numbers, and those that do not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What changes the numbers; recorded in ``scores.json``.
+
+    ``exact`` reproduces the official per-item loop (``model.generate`` on one prompt at a
+    time, one forward pass per MIA document and per MMLU prompt); ``check_exact`` re-runs
+    that many random items that way and records the agreement; ``bootstrap`` is the number
+    of bootstrap replicates for the 95% intervals (0: none); ``mia_k`` the Min-K% fraction.
+    """
+
+    fold: str = "validation"
+    max_new_tokens: int = 256
+    shots: int = 5
+    device: str = "auto"
+    dtype: str = "auto"
+    mmlu_threshold: float | None = None
+    batch_tokens: int | None = None  # None: auto, from the model and the free memory
+    exact: bool = False
+    check_exact: int = 0
+    bootstrap: int = 1000
+    mia_k: float = 0.2
+
+
+# Settings that only change speed, never the numbers, stay out of scores.json.
+SPEED_ONLY = ("batch_tokens",)

@@ -19,9 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rich import box
-from rich.table import Table
-
 from scorer.errors import LumeError
 from scorer.official.score import final_score, mmlu_passed
 
@@ -276,7 +273,7 @@ def to_records(standings: Sequence[Standing]) -> list[dict]:
     ]
 
 
-def _rows(standings: Sequence[Standing], digits: int = 4) -> list[list[str]]:
+def leaderboard_rows(standings: Sequence[Standing], digits: int = 4) -> list[list[str]]:
     keys = ("final_score", "task_aggregate", "mia_score", "mmlu")
     return [
         [
@@ -303,7 +300,7 @@ def to_markdown(standings: Sequence[Standing]) -> str:
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---:" if c not in ("name", "flags") else "---" for c in COLUMNS) + "|",
     ]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in _rows(standings)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in leaderboard_rows(standings)]
     return "\n".join(lines) + "\n"
 
 
@@ -334,19 +331,3 @@ def to_csv(standings: Sequence[Standing]) -> str:
         row["flags"] = "; ".join(record["flags"])
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return buffer.getvalue()
-
-
-def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard") -> Table:
-    """The rich table ``lume-score leaderboard`` prints."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    short = ("#", "name", "final", "agg.", "MIA", "MMLU", "flags", "wall")  # fits 80 columns
-    for column in short:
-        table.add_column(
-            column,
-            justify="left" if column in ("name", "flags") else "right",
-            no_wrap=column != "flags",  # names are never cut; flags wrap
-        )
-    for s, row in zip(standings, _rows(standings, digits=3)):
-        style = None if s.group == RANKED else "dim"
-        table.add_row(*row, style=style)
-    return table

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from scorer.cli.app import comparison_table, scores_table
 from scorer.cli.console import one_line_errors, progress_bars, stderr, stdout
+from scorer.cli.tables import comparison_table, scores_table
 from scorer.contract import FOLDS
 from scorer.errors import LumeError
 from scorer.evaluation.evaluate import evaluate

@@ -10,14 +10,22 @@ import typer
 from rich import box
 from rich.table import Table
 
-from scorer.cli.console import one_line_errors, progress_bars, stdout
+from scorer.cli.console import EXIT_FAILED, EXIT_OK, one_line_errors, progress_bars, stdout
+from scorer.cli.tables import (
+    beyond_table,
+    leaderboard_table,
+    run_table,
+    scores_table,
+    summary_table,
+    timings_table,
+)
 from scorer.data.files import write_bytes_atomic
 from scorer.engine.parallel import current_world, leave
 from scorer.errors import LumeError
 from scorer.evaluation.evaluate import evaluate
 from scorer.evaluation.progress import PhaseTimer
 from scorer.evaluation.settings import EvalSettings
-from scorer.tracks.track import load_track, resolve
+from scorer.tracks.fill import TrackOptions, fill
 
 app = typer.Typer(
     help="Score LUME unlearning submissions exactly as SemEval-2025 Task 4 did, only faster.",
@@ -25,114 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "missing" if value is None else f"{value:.{digits}f}"
-
-
-def scores_table(scores: dict, title: str = "LUME scores") -> Table:
-    """The 12 components and the three headline numbers, as printed after a run."""
-    table = Table(title=title)
-    table.add_column("split")
-    for task in ("Task1", "Task2", "Task3"):
-        table.add_column(f"{task} regurg.", justify="right")
-        table.add_column(f"{task} knowl.", justify="right")
-    for split in ("forget", "retain"):
-        row = [split]
-        for task in ("Task1", "Task2", "Task3"):
-            row += [
-                _fmt(scores[split][task]["regurgitation"]),
-                _fmt(scores[split][task]["knowledge"]),
-            ]
-        table.add_row(*row)
-    return table
-
-
-def summary_table(scores: dict) -> Table:
-    table = Table(title="Summary")
-    for name in ("task aggregate", "MIA AUC", "MIA score", "MMLU", "MMLU passed", "final score"):
-        table.add_column(name, justify="right")
-    passed = scores["mmlu_passed"]
-    table.add_row(
-        _fmt(scores["task_aggregate"]),
-        _fmt(scores["mia_auc"]),
-        _fmt(scores["mia_score"]),
-        _fmt(scores["mmlu"]),
-        "n/a" if passed is None else ("yes" if passed else "NO"),
-        _fmt(scores["final_score"]),
-    )
-    return table
-
-
-def beyond_table(scores: dict) -> Table:
-    """The extra MIA attacks and the bootstrap intervals: beside the official score."""
-    extra = scores.get("beyond_official") or {}
-    table = Table(title="Beyond the official score (not part of it)")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_column("95% interval", justify="right")
-    intervals = extra.get("bootstrap") or {}
-    for key, label in (
-        ("task_aggregate", "task aggregate"),
-        ("mia_auc", "MIA AUC (loss)"),
-        ("mmlu", "MMLU"),
-        ("final_score", "final score"),
-    ):
-        span = intervals.get(key)
-        interval = "n/a" if span is None else f"[{span[0]:.3f}, {span[1]:.3f}]"
-        table.add_row(label, _fmt(scores.get(key)), interval)
-    attacks = extra.get("mia_attacks") or {}
-    for name, label in (("min_k", "Min-K%"), ("min_k_plus_plus", "Min-K%++"), ("zlib", "zlib")):
-        if name in attacks:
-            table.add_row(f"MIA AUC ({label})", _fmt(attacks[name]), "")
-    if "agreement" in scores:
-        agreement = scores["agreement"]
-        table.add_row(
-            "same as --exact",
-            f"{agreement['identical_generations']}/{agreement['items']}",
-            f"max item diff {agreement['max_item_score_difference']:.3f}",
-        )
-    return table
-
-
-def timings_table(timer: PhaseTimer) -> Table:
-    table = Table(title="Phases")
-    for name in ("phase", "seconds", "peak RSS (MB)"):
-        table.add_column(name, justify="left" if name == "phase" else "right")
-    for name, seconds in timer.seconds.items():
-        rss = timer.peak_rss_bytes.get(name)
-        table.add_row(name, f"{seconds:.2f}", "?" if rss is None else f"{rss / 2**20:.0f}")
-    return table
-
-
-def _mean_of(scores: dict, split: str, metric: str) -> float:
-    values = [scores[split][task][metric] for task in ("Task1", "Task2", "Task3")]
-    return sum(values) / len(values)
-
-
-def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") -> Table:
-    """One row per scored model: forget (F) / retain (R) means over the tasks, the three
-    components and the final score; narrow enough for an 80-column terminal."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    columns = ("model", "F reg", "F kn", "R reg", "R kn", "agg", "AUC", "MIA", "MMLU", "final")
-    for name in columns:
-        width = max(len(n) for n, _ in rows) if name == "model" else 5
-        table.add_column(name, justify="left" if name == "model" else "right", min_width=width)
-    for name, scores in rows:
-        table.add_row(
-            name,
-            *(
-                _fmt(_mean_of(scores, split, metric), 3)
-                for split in ("forget", "retain")
-                for metric in ("regurgitation", "knowledge")
-            ),
-            *(
-                _fmt(scores[key], 3)
-                for key in ("task_aggregate", "mia_auc", "mia_score", "mmlu", "final_score")
-            ),
-        )
-    return table
 
 
 @app.callback()
@@ -223,14 +123,10 @@ def evaluate_command(
     components...) and OUT/items.jsonl (one line per item with its generation and score).
     Leave out --mia or --mmlu to skip them: the scores that need them are reported missing.
     """
-    if track is not None:
-        spec = load_track(track)
-        paths = resolve(spec, root)
-        data = data or paths.data
-        mia = mia or paths.mia
-        mmlu = mmlu or paths.mmlu
-        split = split or spec.fold
-        mmlu_threshold = mmlu_threshold if mmlu_threshold is not None else paths.mmlu_threshold
+    given = TrackOptions(data=data, mia=mia, mmlu=mmlu, fold=split, mmlu_threshold=mmlu_threshold)
+    filled = fill(given, track, root).options
+    data, mia, mmlu = filled.data, filled.mia, filled.mmlu
+    split, mmlu_threshold = filled.fold, filled.mmlu_threshold
     if data is None:
         raise LumeError("--data is needed (or --track to fill it in)")
     settings = EvalSettings(
@@ -358,8 +254,8 @@ def leaderboard_command(
     from scorer import leaderboard as lb
     from scorer.data.files import write_bytes_atomic
 
-    if track is not None and mmlu_threshold is None:
-        mmlu_threshold = resolve(load_track(track), root).mmlu_threshold
+    if mmlu_threshold is None:
+        mmlu_threshold = fill(TrackOptions(), track, root).options.mmlu_threshold
     standings = lb.rank(lb.load_results(results), mmlu_threshold)
     if markdown is not None:
         write_bytes_atomic(markdown, lb.to_markdown(standings).encode("utf-8"))
@@ -369,7 +265,7 @@ def leaderboard_command(
         records = lb.to_records(standings)
         print(json.dumps({"mmlu_threshold": mmlu_threshold, "entries": records}, indent=2))
         return
-    stdout.print(lb.leaderboard_table(standings))
+    stdout.print(leaderboard_table(standings))
     for path in (p for p in (markdown, csv_file) if p is not None):
         stdout.print(f"wrote {path}")
 
@@ -505,11 +401,12 @@ def run_command(
     if json_output:
         print(json.dumps(record, indent=2))
     else:
-        stdout.print(rc.run_table(record))
+        stdout.print(run_table(record))
         if record["scores"] is not None:
             stdout.print(summary_table(record["scores"]))
         stdout.print(f"wrote {out / 'run.json'}")
-    raise typer.Exit(rc.exit_code(record))
+    # 0 when the run ends ok, or at a timeout with a checkpoint that will be scored
+    raise typer.Exit(EXIT_OK if record["status"] == "ok" or record["scored"] else EXIT_FAILED)
 
 
 def main() -> None:

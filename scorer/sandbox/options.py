@@ -8,15 +8,12 @@ options always win over the track's; ``--track`` without ``--forget``/``--retain
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-from rich.table import Table
 
 from scorer.errors import LumeError
 from scorer.sandbox.runner import EvaluateOptions, RunOptions, parse_gpus
-
-EXIT_OK, EXIT_FAILED = 0, 1
+from scorer.tracks.fill import TrackOptions, fill
 
 
 @dataclass(frozen=True)
@@ -49,33 +46,30 @@ def build_options(
     """``RunOptions`` from the command line, the track filling in what is missing."""
     forget_items = retain_items = ()
     hide: list[Path] = list(rest.pop("hide", ()))
-    threshold, fold = None, None
-    if track is not None:
-        from scorer.tracks.track import load_track, resolve
-
-        spec = load_track(track)
-        paths = resolve(spec, root)
-        model = model or paths.model
-        time_limit = time_limit if time_limit is not None else spec.time_limit_seconds
-        if gpus is None:
-            gpus = ",".join(str(i) for i in range(spec.gpus))
+    chosen = evaluate or EvalChoices()
+    given = TrackOptions(
+        model=model,
+        data=chosen.data,
+        mia=chosen.mia,
+        mmlu=chosen.mmlu,
+        time_limit=time_limit,
+        gpus=gpus,
+    )
+    filled = fill(given, track, root)
+    model, time_limit, gpus = filled.options.model, filled.options.time_limit, filled.options.gpus
+    threshold, fold = filled.options.mmlu_threshold, filled.options.fold
+    if filled.paths is not None:
+        paths = filled.paths
         if forget is None or retain is None:
             from scorer.data.lume import load_lume
 
-            lume = load_lume(paths.data, spec.train_fold)
+            lume = load_lume(paths.data, filled.options.train_fold)
             forget_items = () if forget is not None else tuple(lume["forget"])
             retain_items = () if retain is not None else tuple(lume["retain"])
-        hide += [paths.data, paths.mia, paths.mmlu]
-        threshold, fold = paths.mmlu_threshold, spec.fold
+        hide += [paths.data, paths.mia, paths.mmlu]  # the track's own, whatever --data says
         if evaluate is not None:
-            evaluate = EvalChoices(
-                **{
-                    **evaluate.__dict__,
-                    "data": evaluate.data or paths.data,
-                    "mia": evaluate.mia or paths.mia,
-                    "mmlu": evaluate.mmlu or paths.mmlu,
-                },
-            )
+            options = filled.options
+            evaluate = replace(evaluate, data=options.data, mia=options.mia, mmlu=options.mmlu)
     missing = [
         name for name, value in (("--model", model), ("--time-limit", time_limit)) if not value
     ]
@@ -115,56 +109,3 @@ def _evaluate_options(choices: EvalChoices | None, threshold, fold) -> EvaluateO
         ),
     )
     return EvaluateOptions(choices.data, choices.mia, choices.mmlu, settings)
-
-
-def exit_code(record: dict) -> int:
-    """0 when the run ends ok, or at a timeout with a checkpoint that will be scored."""
-    return EXIT_OK if record["status"] == "ok" or record["scored"] else EXIT_FAILED
-
-
-def _gb(value: int | None) -> str:
-    return "?" if value is None else f"{value / 1e9:.2f} GB"
-
-
-def run_table(record: dict) -> Table:
-    """What happened, in one table: status, budget used, isolation, validation."""
-    table = Table(title=f"lume-score run: {record['submission']}", show_header=False)
-    table.add_column("what")
-    table.add_column("value")
-    status = record["status"].upper() if record["status"] != "ok" else "ok"
-    table.add_row("status", status + (f" ({record['reason']})" if record["reason"] else ""))
-    table.add_row("scored", "yes" if record["scored"] else "no")
-    table.add_row("exit code", str(record["exit_code"]))
-    table.add_row(
-        "wall / limit", f"{record['wall_seconds']:.1f} s / {record['time_limit_seconds']:g} s"
-    )
-    table.add_row("CPU time", f"{record['cpu_seconds']:.1f} s")
-    table.add_row("peak memory", _gb(record["peak_memory_bytes"]))
-    gpu = record.get("gpu")
-    if gpu:
-        busy = gpu.get("gpu_seconds")
-        table.add_row(
-            "GPU",
-            f"{len(gpu['granted'])} granted, "
-            + (f"{busy:.1f} busy GPU-s" if busy is not None else f"not measured: {gpu['why_not']}"),
-        )
-    isolation = record["isolation"]
-    user = isolation.get("user") or {}
-    network = isolation.get("network") or {}
-    table.add_row(
-        "isolation",
-        f"user {user.get('name') or user.get('uid')}, network "
-        + ("cut" if network.get("cut") else f"open ({network.get('why')})")
-        + ", cgroup "
-        + ("yes" if isolation.get("child_in_cgroup") else "no"),
-    )
-    validation = record["validation"]
-    violations = validation["violations"]
-    table.add_row(
-        "checkpoint",
-        "valid"
-        if validation["ok"]
-        else f"{len(violations)} violation(s); first: {violations[0]['message']}",
-    )
-    table.add_row("log", f"{record['log']['file']} ({record['log']['bytes']} bytes)")
-    return table

@@ -1,0 +1,183 @@
+"""Every rich table the CLIs print (``lume-score`` and ``lume``), in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.table import Table
+
+from scorer.evaluation.progress import PhaseTimer
+from scorer.leaderboard import RANKED, Standing, leaderboard_rows
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "missing" if value is None else f"{value:.{digits}f}"
+
+
+def scores_table(scores: dict, title: str = "LUME scores") -> Table:
+    """The 12 components and the three headline numbers, as printed after a run."""
+    table = Table(title=title)
+    table.add_column("split")
+    for task in ("Task1", "Task2", "Task3"):
+        table.add_column(f"{task} regurg.", justify="right")
+        table.add_column(f"{task} knowl.", justify="right")
+    for split in ("forget", "retain"):
+        row = [split]
+        for task in ("Task1", "Task2", "Task3"):
+            row += [
+                _fmt(scores[split][task]["regurgitation"]),
+                _fmt(scores[split][task]["knowledge"]),
+            ]
+        table.add_row(*row)
+    return table
+
+
+def summary_table(scores: dict) -> Table:
+    table = Table(title="Summary")
+    for name in ("task aggregate", "MIA AUC", "MIA score", "MMLU", "MMLU passed", "final score"):
+        table.add_column(name, justify="right")
+    passed = scores["mmlu_passed"]
+    table.add_row(
+        _fmt(scores["task_aggregate"]),
+        _fmt(scores["mia_auc"]),
+        _fmt(scores["mia_score"]),
+        _fmt(scores["mmlu"]),
+        "n/a" if passed is None else ("yes" if passed else "NO"),
+        _fmt(scores["final_score"]),
+    )
+    return table
+
+
+def beyond_table(scores: dict) -> Table:
+    """The extra MIA attacks and the bootstrap intervals: beside the official score."""
+    extra = scores.get("beyond_official") or {}
+    table = Table(title="Beyond the official score (not part of it)")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    intervals = extra.get("bootstrap") or {}
+    for key, label in (
+        ("task_aggregate", "task aggregate"),
+        ("mia_auc", "MIA AUC (loss)"),
+        ("mmlu", "MMLU"),
+        ("final_score", "final score"),
+    ):
+        span = intervals.get(key)
+        interval = "n/a" if span is None else f"[{span[0]:.3f}, {span[1]:.3f}]"
+        table.add_row(label, _fmt(scores.get(key)), interval)
+    attacks = extra.get("mia_attacks") or {}
+    for name, label in (("min_k", "Min-K%"), ("min_k_plus_plus", "Min-K%++"), ("zlib", "zlib")):
+        if name in attacks:
+            table.add_row(f"MIA AUC ({label})", _fmt(attacks[name]), "")
+    if "agreement" in scores:
+        agreement = scores["agreement"]
+        table.add_row(
+            "same as --exact",
+            f"{agreement['identical_generations']}/{agreement['items']}",
+            f"max item diff {agreement['max_item_score_difference']:.3f}",
+        )
+    return table
+
+
+def timings_table(timer: PhaseTimer) -> Table:
+    table = Table(title="Phases")
+    for name in ("phase", "seconds", "peak RSS (MB)"):
+        table.add_column(name, justify="left" if name == "phase" else "right")
+    for name, seconds in timer.seconds.items():
+        rss = timer.peak_rss_bytes.get(name)
+        table.add_row(name, f"{seconds:.2f}", "?" if rss is None else f"{rss / 2**20:.0f}")
+    return table
+
+
+def _mean_of(scores: dict, split: str, metric: str) -> float:
+    values = [scores[split][task][metric] for task in ("Task1", "Task2", "Task3")]
+    return sum(values) / len(values)
+
+
+def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") -> Table:
+    """One row per scored model: forget (F) / retain (R) means over the tasks, the three
+    components and the final score; narrow enough for an 80-column terminal."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    columns = ("model", "F reg", "F kn", "R reg", "R kn", "agg", "AUC", "MIA", "MMLU", "final")
+    for name in columns:
+        width = max(len(n) for n, _ in rows) if name == "model" else 5
+        table.add_column(name, justify="left" if name == "model" else "right", min_width=width)
+    for name, scores in rows:
+        table.add_row(
+            name,
+            *(
+                _fmt(_mean_of(scores, split, metric), 3)
+                for split in ("forget", "retain")
+                for metric in ("regurgitation", "knowledge")
+            ),
+            *(
+                _fmt(scores[key], 3)
+                for key in ("task_aggregate", "mia_auc", "mia_score", "mmlu", "final_score")
+            ),
+        )
+    return table
+
+
+def _gb(value: int | None) -> str:
+    return "?" if value is None else f"{value / 1e9:.2f} GB"
+
+
+def run_table(record: dict) -> Table:
+    """What happened, in one table: status, budget used, isolation, validation."""
+    table = Table(title=f"lume-score run: {record['submission']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    status = record["status"].upper() if record["status"] != "ok" else "ok"
+    table.add_row("status", status + (f" ({record['reason']})" if record["reason"] else ""))
+    table.add_row("scored", "yes" if record["scored"] else "no")
+    table.add_row("exit code", str(record["exit_code"]))
+    table.add_row(
+        "wall / limit", f"{record['wall_seconds']:.1f} s / {record['time_limit_seconds']:g} s"
+    )
+    table.add_row("CPU time", f"{record['cpu_seconds']:.1f} s")
+    table.add_row("peak memory", _gb(record["peak_memory_bytes"]))
+    gpu = record.get("gpu")
+    if gpu:
+        busy = gpu.get("gpu_seconds")
+        table.add_row(
+            "GPU",
+            f"{len(gpu['granted'])} granted, "
+            + (f"{busy:.1f} busy GPU-s" if busy is not None else f"not measured: {gpu['why_not']}"),
+        )
+    isolation = record["isolation"]
+    user = isolation.get("user") or {}
+    network = isolation.get("network") or {}
+    table.add_row(
+        "isolation",
+        f"user {user.get('name') or user.get('uid')}, network "
+        + ("cut" if network.get("cut") else f"open ({network.get('why')})")
+        + ", cgroup "
+        + ("yes" if isolation.get("child_in_cgroup") else "no"),
+    )
+    validation = record["validation"]
+    violations = validation["violations"]
+    table.add_row(
+        "checkpoint",
+        "valid"
+        if validation["ok"]
+        else f"{len(violations)} violation(s); first: {violations[0]['message']}",
+    )
+    table.add_row("log", f"{record['log']['file']} ({record['log']['bytes']} bytes)")
+    return table
+
+
+def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard") -> Table:
+    """The rich table ``lume-score leaderboard`` prints."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    short = ("#", "name", "final", "agg.", "MIA", "MMLU", "flags", "wall")  # fits 80 columns
+    for column in short:
+        table.add_column(
+            column,
+            justify="left" if column in ("name", "flags") else "right",
+            no_wrap=column != "flags",  # names are never cut; flags wrap
+        )
+    for s, row in zip(standings, leaderboard_rows(standings, digits=3)):
+        style = None if s.group == RANKED else "dim"
+        table.add_row(*row, style=style)
+    return table

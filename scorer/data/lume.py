@@ -14,6 +14,7 @@ from typing import Any
 from scorer.contract import SPLITS, TASKS, split_files
 from scorer.data.reading import (
     check_columns,
+    check_text,
     decode_utf8,
     fail,
     jsonl_records,
@@ -103,6 +104,8 @@ def _validate_item(
                 f"{type_name(value)}, expected str",
             )
     where = location(label, item_id)
+    for name in ITEM_COLUMNS:
+        check_text(path, where, name, record[name])
     try:
         item_kind(item_id)
     except ValueError as exc:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scorer.data.reading import decode_utf8, fail, jsonl_records, location, type_name
+from scorer.data.reading import check_text, decode_utf8, fail, jsonl_records, location, type_name
 from scorer.data.records import MIA_SETS, MiaDocument
 
 
@@ -29,6 +29,8 @@ def _mia_document(path: Path, number: int, record: dict[str, Any]) -> MiaDocumen
             path,
             f"{where}: field 'document' has type {type_name(document)}, expected str",
         )
+    check_text(path, where, "id", raw_id)
+    check_text(path, where, "document", document)
     if not document.strip():
         raise fail(path, f"{where}: field 'document' is empty")
     return MiaDocument(id=raw_id, document=document)

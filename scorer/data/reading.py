@@ -69,7 +69,38 @@ def read_parquet(
             table = pf.read(columns=wanted)
     except (pa.ArrowException, OSError) as exc:
         raise fail(path, f"cannot read parquet file ({type(exc).__name__}: {exc})") from exc
-    return table.num_rows, {c: table.column(c).to_pylist() for c in wanted}
+    columns = {}
+    for column in wanted:
+        try:
+            columns[column] = table.column(column).to_pylist()
+        except UnicodeDecodeError as exc:  # parquet does not check that strings are UTF-8
+            raise fail(path, _first_bad_utf8(table.column(column), column)) from exc
+    return table.num_rows, columns
+
+
+def _first_bad_utf8(column: pa.ChunkedArray, name: str) -> str:
+    """Where a string column holds bytes that are not UTF-8: ``row 3: field 'input' ...``."""
+    for row in range(len(column)):
+        try:
+            column[row].as_py()
+        except UnicodeDecodeError as exc:
+            return f"row {row + 1}: field '{name}' is not valid UTF-8 (byte {exc.start})"
+    return f"field '{name}' is not valid UTF-8"
+
+
+def check_text(path: Path, where: str, name: str, value: str) -> None:
+    """Refuse a string that is not Unicode text: a lone surrogate (a JSON escape such as
+    ``\\ud800``) loads into Python but cannot be encoded, so a tokenizer would fail on it
+    long after loading; here it is named by file, row and field."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = f"\\u{ord(value[exc.start]):04x}"
+        raise fail(
+            path,
+            f"{where}: field '{name}' holds a lone surrogate ({code}) at character "
+            f"{exc.start}: not valid Unicode text",
+        ) from None
 
 
 def check_columns(

@@ -1,1 +1,1 @@
-"""Unlearning baselines (GA, GD, KL, NPO): each method file is a valid submission."""
+"""Unlearning baselines (GA, GD, KL, NPO, SimNPO): each method file is a valid submission."""

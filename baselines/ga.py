@@ -1,6 +1,9 @@
-"""Gradient ascent (GA): raise the forget answers' NLL. A valid LUME submission file."""
+"""Gradient ascent (GA): raise the forget answers' NLL. A valid LUME submission file.
 
-from baselines.method import unlearn_with
+Its loss terms and default hyper-parameters are the ``"ga"`` row of ``baselines.methods``.
+"""
+
+from baselines.train import unlearn_with
 
 
 def unlearn(
@@ -9,6 +12,7 @@ def unlearn(
     path_to_forget_set,
     path_to_retain_set,
 ):
+    """The official entry point: leave the unlearned checkpoint in the output directory."""
     return unlearn_with(
         "ga",
         input_path_to_unlearning_candidate_model,

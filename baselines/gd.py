@@ -1,6 +1,9 @@
-"""Gradient difference (GD): GA on forget plus the NLL on retain. A valid LUME submission."""
+"""Gradient difference (GD): GA on forget plus the NLL on retain. A valid LUME submission.
 
-from baselines.method import unlearn_with
+Its loss terms and default hyper-parameters are the ``"gd"`` row of ``baselines.methods``.
+"""
+
+from baselines.train import unlearn_with
 
 
 def unlearn(
@@ -9,11 +12,11 @@ def unlearn(
     path_to_forget_set,
     path_to_retain_set,
 ):
+    """The official entry point: leave the unlearned checkpoint in the output directory."""
     return unlearn_with(
         "gd",
         input_path_to_unlearning_candidate_model,
         output_path_to_write_unlearned_model,
         path_to_forget_set,
         path_to_retain_set,
-        alpha=1.0,
     )

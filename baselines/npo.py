@@ -1,6 +1,9 @@
-"""Negative preference optimisation (NPO, beta 0.1) with a retain term. A valid LUME submission."""
+"""Negative preference optimisation (NPO, beta 0.1) with a retain term. A valid LUME submission.
 
-from baselines.method import unlearn_with
+Its loss terms and default hyper-parameters are the ``"npo"`` row of ``baselines.methods``.
+"""
+
+from baselines.train import unlearn_with
 
 
 def unlearn(
@@ -9,12 +12,11 @@ def unlearn(
     path_to_forget_set,
     path_to_retain_set,
 ):
+    """The official entry point: leave the unlearned checkpoint in the output directory."""
     return unlearn_with(
         "npo",
         input_path_to_unlearning_candidate_model,
         output_path_to_write_unlearned_model,
         path_to_forget_set,
         path_to_retain_set,
-        beta=0.1,
-        retain_term=True,
     )

@@ -1,14 +1,12 @@
-"""One accelerate training loop for every baseline: GA, GD, KL, NPO (+RT), SimNPO.
+"""The one accelerate training loop of every baseline; the method table says what it computes.
 
-Examples are ``tokenizer(input + output)`` with the prompt's tokens masked (as the
-official answer NLL), unless ``train_prompt`` asks to learn them too. Forget batches
-are drawn in a seeded order; each step pairs them with retain examples that every rank
-draws from its own seeded stream, so ranks never share retain samples. NPO's reference
-log-probabilities of the forget set are constants: they are computed once before
-training and no reference model is held; only KL keeps one (for retain batches).
-Checkpoints are complete Hugging Face directories written atomically (see
-``checkpoint.py``) every ``save_every`` steps, at the end, and whenever the next save
-might not fit before the deadline.
+Forget batches are drawn in a seeded order; each step pairs them with retain examples
+that every rank draws from its own seeded stream, so ranks never share retain samples.
+The method's row in ``methods.METHODS`` names its forget and retain terms and what they
+need from the starting model (prepared once, see ``terms.py``); nothing here depends on
+a method's name. Checkpoints are complete Hugging Face directories written atomically
+(see ``checkpoint.py``) every ``save_every`` steps, at the end, and whenever the next
+save might not fit before the deadline (``TrainConfig.deadline`` or ``LUME_DEADLINE``).
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,41 +25,13 @@ from accelerate import Accelerator, DistributedType
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from baselines import losses
 from baselines.checkpoint import SaveTimer, save_checkpoint
-from scorer.contract import DEADLINE_VARIABLE, split_files
-from scorer.data.lume import load_items
-from scorer.data.records import Item
+from baselines.examples import collate, load_split, make_example
+from baselines.methods import method_named
+from baselines.presets import TrainConfig, config_for
+from baselines.terms import prepare_references
+from scorer.contract import DEADLINE_VARIABLE
 from scorer.errors import LumeError
-
-METHODS = ("ga", "gd", "kl", "npo", "simnpo")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one run; defaults follow the challenge's reference budget."""
-
-    method: str
-    learning_rate: float = 1e-5
-    epochs: int = 10
-    batch_size: int = 4
-    gradient_accumulation: int = 8
-    alpha: float = 1.0
-    beta: float = losses.NPO_BETA
-    simnpo_beta: float = 2.5
-    simnpo_gamma: float = 0.0
-    retain_term: bool = False  # NPO+RT
-    train_prompt: bool = False
-    max_length: int = 1024
-    save_every: int = 0  # optimizer steps between saves; 0 = only at the end / deadline
-    deadline: float | None = None  # unix time; LUME_DEADLINE is used when None
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Example:
-    input_ids: tuple[int, ...]
-    labels: tuple[int, ...]
 
 
 @dataclass
@@ -76,51 +47,20 @@ class RunReport:
     retain_drawn: list[int] = field(default_factory=list)
 
 
-def split_file(directory: str | Path, split: str) -> Path:
-    """``DIR/<split>.parquet`` (preferred) or ``DIR/<split>.jsonl``, as the contract gives."""
-    for path in split_files(directory, split):
-        if path.is_file():
-            return path
-    raise LumeError(f"{directory}: no {split}.parquet or {split}.jsonl")
-
-
-def load_split(directory: str | Path, split: str) -> list[Item]:
-    items = load_items(split_file(directory, split), expected_split=split)
-    if not items:
-        raise LumeError(f"{directory}: the {split} set is empty")
-    return items
-
-
-def make_example(tokenizer, item: Item, train_prompt: bool, max_length: int) -> Example:
-    """``tokenizer(input + output)``, labels on the answer tokens (and the prompt if asked)."""
-    ids = tokenizer(item.input + item.output)["input_ids"][:max_length]
-    prompt_len = min(len(tokenizer(item.input)["input_ids"]), len(ids) - 1)
-    labels = list(ids) if train_prompt else [losses.IGNORE] * prompt_len + ids[prompt_len:]
-    return Example(tuple(ids), tuple(labels))
-
-
-def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), losses.IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, e in enumerate(examples):
-        ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        labels[row, : len(e.labels)] = torch.tensor(e.labels)
-        mask[row, : len(e.input_ids)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def _deadline(config: TrainConfig) -> float | None:
+def deadline_of(config: TrainConfig) -> float | None:
+    """The config's deadline, else ``LUME_DEADLINE`` (unix seconds), else none."""
     if config.deadline is not None:
         return config.deadline
     raw = os.environ.get(DEADLINE_VARIABLE)
     if not raw:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise LumeError(f"{DEADLINE_VARIABLE}={raw!r}: expected a unix time in seconds") from None
+        value = math.nan
+    if math.isnan(value):
+        raise LumeError(f"{DEADLINE_VARIABLE}={raw!r}: expected a unix time in seconds")
+    return value
 
 
 def _any_rank(accelerator: Accelerator, flag: bool) -> bool:
@@ -131,49 +71,8 @@ def _any_rank(accelerator: Accelerator, flag: bool) -> bool:
     return bool(accelerator.reduce(value, reduction="sum").item() > 0)
 
 
-def _logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-
-
-@torch.no_grad()
-def _reference_log_probs(model, examples: list[Example], pad_id: int, device) -> torch.Tensor:
-    """Sequence log-probabilities of every forget example under the starting model."""
-    model.eval()
-    values = []
-    for start in range(0, len(examples), 8):
-        batch = {k: v.to(device) for k, v in collate(examples[start : start + 8], pad_id).items()}
-        values.append(losses.sequence_log_prob(_logits(model, batch), batch["labels"]).cpu())
-    model.train()
-    return torch.cat(values)
-
-
-def _forget_term(config, model, forget, reference_log_probs) -> torch.Tensor:
-    """The method's loss on one forget batch (with its indices)."""
-    forget_logits = _logits(model, forget)
-    if config.method in ("ga", "gd", "kl"):
-        return losses.gradient_ascent(forget_logits, forget["labels"])
-    log_prob = losses.sequence_log_prob(forget_logits, forget["labels"])
-    if config.method == "npo":
-        ref = reference_log_probs[forget["index"].cpu()].to(log_prob.device)
-        return losses.npo(log_prob, ref, config.beta)
-    lengths = (forget["labels"][:, 1:] != losses.IGNORE).sum(-1)
-    return losses.simnpo(log_prob, lengths, config.simnpo_beta, config.simnpo_gamma)
-
-
-def _retain_term(config, model, reference, retain) -> torch.Tensor | None:
-    """``alpha`` × the method's retain loss (GD, NPO+RT: NLL; KL: KL to the reference)."""
-    if config.method == "kl":
-        with torch.no_grad():
-            reference_logits = _logits(reference, retain)
-        kl = losses.answer_kl(reference_logits, _logits(model, retain), retain["labels"])
-        return config.alpha * kl
-    if config.method == "gd" or (config.method in ("npo", "simnpo") and config.retain_term):
-        return config.alpha * losses.mean_nll(_logits(model, retain), retain["labels"])
-    return None
-
-
-def _backward(accelerator: Accelerator, terms) -> None:
-    """Back-propagate the sum of ``terms`` (callables giving a loss or None).
+def backward_each(accelerator: Accelerator, terms: Sequence[Callable[[], torch.Tensor]]) -> None:
+    """Back-propagate the sum of ``terms`` (callables giving a loss).
 
     The gradient of a sum is the sum of the gradients, so each term gets its own
     backward pass and only one batch's activations are alive at a time: a method with a
@@ -181,14 +80,25 @@ def _backward(accelerator: Accelerator, terms) -> None:
     inside ``backward``, so there the terms are summed and back-propagated once.
     """
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
-        values = [t for t in (term() for term in terms) if t is not None]
+        values = [term() for term in terms]
         accelerator.backward(sum(values[1:], values[0]))
         return
     for term in terms:
         value = term()
-        if value is not None:
-            accelerator.backward(value)
-            del value
+        accelerator.backward(value)
+        del value
+
+
+def _writable_output(output_dir: str | Path) -> Path:
+    """Create the output directory; saves happen inside it, so only it must be writable."""
+    output_dir = Path(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LumeError(f"{output_dir}: cannot create the output directory: {err}") from err
+    if not os.access(output_dir, os.W_OK):
+        raise LumeError(f"{output_dir}: not writable")
+    return output_dir
 
 
 def run_unlearning(
@@ -199,18 +109,11 @@ def run_unlearning(
     retain_dir: str | Path,
 ) -> RunReport:
     """Unlearn ``forget_dir`` from ``model_dir`` and leave a checkpoint in ``output_dir``."""
-    if config.method not in METHODS:
-        raise LumeError(f"method {config.method!r}: expected one of {', '.join(METHODS)}")
+    method = method_named(config.method)
     started = time.time()
-    deadline = _deadline(config)
+    deadline = deadline_of(config)
     forget_items, retain_items = load_split(forget_dir, "forget"), load_split(retain_dir, "retain")
-    output_dir = Path(output_dir)
-    try:  # saves happen inside the directory: only it must be writable, not its parent
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise LumeError(f"{output_dir}: cannot create the output directory: {err}") from err
-    if not os.access(output_dir, os.W_OK):
-        raise LumeError(f"{output_dir}: not writable")
+    output_dir = _writable_output(output_dir)
 
     hf_logging.disable_progress_bar()
     accelerator = Accelerator(
@@ -223,23 +126,14 @@ def run_unlearning(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    forget = [
-        make_example(tokenizer, i, config.train_prompt, config.max_length) for i in forget_items
-    ]
-    retain = [
-        make_example(tokenizer, i, config.train_prompt, config.max_length) for i in retain_items
-    ]
-    pad = tokenizer.pad_token_id
-
-    reference = None
-    if config.method == "kl":
-        reference = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        reference.to(accelerator.device).eval().requires_grad_(False)
-    reference_log_probs = (
-        _reference_log_probs(model.to(accelerator.device), forget, pad, accelerator.device)
-        if config.method == "npo"
-        else None
+    forget, retain = (
+        [make_example(tokenizer, i, config.train_prompt, config.max_length) for i in items]
+        for items in (forget_items, retain_items)
     )
+    pad = tokenizer.pad_token_id
+    references = prepare_references(method.needs, model, model_dir, forget, pad, accelerator.device)
+    forget_term = method.forget_loss()
+    retain_term = method.retain_loss() if method.uses_retain_term(config.retain_term) else None
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -258,6 +152,9 @@ def run_unlearning(
         report.saves.append(report.steps)
         accelerator.wait_for_everyone()
 
+    def on_device(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(accelerator.device) for k, v in batch.items()}
+
     steps_per_epoch = math.ceil(len(forget) / (config.batch_size * world))
     step_seconds = 0.0
     model.train()
@@ -269,20 +166,15 @@ def run_unlearning(
             indices = mine[start : start + config.batch_size] or mine[: config.batch_size]
             forget_batch = collate([forget[i] for i in indices], pad)
             forget_batch["index"] = torch.tensor(indices)
+            terms = [partial(forget_term, config, model, on_device(forget_batch), references)]
             retain_idx = [retain_rng.randrange(len(retain)) for _ in indices]
             report.retain_drawn += retain_idx
-            retain_batch = collate([retain[i] for i in retain_idx], pad)
-            forget_batch = {k: v.to(accelerator.device) for k, v in forget_batch.items()}
-            retain_batch = {k: v.to(accelerator.device) for k, v in retain_batch.items()}
+            if retain_term is not None:
+                retain_batch = on_device(collate([retain[i] for i in retain_idx], pad))
+                terms.append(partial(retain_term, config, model, retain_batch, references))
             tick = time.time()
             with accelerator.accumulate(model):
-                _backward(
-                    accelerator,
-                    (
-                        partial(_forget_term, config, model, forget_batch, reference_log_probs),
-                        partial(_retain_term, config, model, reference, retain_batch),
-                    ),
-                )
+                backward_each(accelerator, terms)
                 optimizer.step()
                 optimizer.zero_grad()
             if accelerator.sync_gradients:
@@ -300,3 +192,17 @@ def run_unlearning(
     save()
     report.seconds = time.time() - started
     return report
+
+
+def unlearn_with(
+    method: str,
+    model_dir: str | Path,
+    output_dir: str | Path,
+    forget_dir: str | Path,
+    retain_dir: str | Path,
+) -> RunReport:
+    """What a method file's ``unlearn()`` does: its config (see ``presets``), then the loop.
+
+    The report is returned for ``lume baseline``; the official contract ignores it.
+    """
+    return run_unlearning(config_for(method), model_dir, output_dir, forget_dir, retain_dir)

@@ -8,7 +8,9 @@ full distributions on retain batches, so it keeps one. This builds a random OLMo
 given shape with the mini track's tokenizer (big enough for the weights to dominate the
 process's memory), runs GA, GD, NPO and KL on the mini track's train fold, each in a fresh
 process, and prints the peak resident memory of each above the process's memory after
-its imports, with the ratio to GA's. The issue's bar: NPO ≤ 1.15 × GA.
+its imports, with the ratio to GA's. The issue's bar: NPO ≤ 1.15 × GA. Any method of
+``baselines.methods.METHODS`` can be measured (``--methods``); ``NAME-without-retain``
+runs a method whose retain term is optional (NPO, SimNPO) without it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from pathlib import Path
 from random_model import random_target
 from rich.console import Console
 from rich.table import Table
+
+from baselines.methods import METHODS
+
+WITHOUT_RETAIN = "-without-retain"
 
 CHILD = r"""
 import json, sys
@@ -45,6 +51,19 @@ print(json.dumps({"base": base, "peak": status("VmHWM:"), "steps": report.steps,
 """
 
 
+def _runs(spec: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, method, extra environment) of each entry of ``--methods``."""
+    runs = []
+    for label in spec.split(","):
+        name = label.removesuffix(WITHOUT_RETAIN)
+        method = METHODS.get(name)
+        if method is None or (label != name and not method.retain_optional):
+            optional = [f"{m.name}{WITHOUT_RETAIN}" for m in METHODS.values() if m.retain_optional]
+            sys.exit(f"--methods {label!r}: expected one of {', '.join([*METHODS, *optional])}")
+        runs.append((label, name, {"LUME_BASELINE_RETAIN_TERM": "0"} if label != name else {}))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", type=Path, required=True, help="a lume mini build directory")
@@ -55,9 +74,11 @@ def main() -> None:
     parser.add_argument(
         "--methods",
         default="ga,gd,npo,npo-without-retain,kl",
-        help="baselines to run; npo-without-retain is npo with LUME_BASELINE_RETAIN_TERM=0",
+        help=f"baselines to run, of {', '.join(METHODS)}; npo{WITHOUT_RETAIN} is npo with "
+        "LUME_BASELINE_RETAIN_TERM=0",
     )
     args = parser.parse_args()
+    runs = _runs(args.methods)
 
     build = json.loads((args.track / "build.json").read_text())
     data = args.track / build["data_dir"]
@@ -66,10 +87,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lume-bench-") as tmp:
         model = Path(tmp) / "target"
         parameters = random_target(args.track, model, args.hidden, args.layers, args.heads)
-        for method in args.methods.split(","):
+        for method, name, extra in runs:
             out = Path(tmp) / method
-            name, _, variant = method.partition("-without-")
-            extra = {"LUME_BASELINE_RETAIN_TERM": "0"} if variant == "retain" else {}
             done = subprocess.run(
                 [sys.executable, "-c", CHILD, name, str(model), str(data), str(out)],
                 capture_output=True,

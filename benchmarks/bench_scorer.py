@@ -27,23 +27,19 @@ from rich.console import Console
 from rich.table import Table
 from roofline import documents_flops, items_flops, mmlu_flops, model_shape, peak_flops_per_second
 
-from scorer.engine import generate as engine
-from scorer.engine.cache import ResultCache
-from scorer.engine.generate import STATS_CHUNK
-from scorer.engine.parallel import World
-from scorer.evaluation.evaluate import (
-    Job,
-    load_inputs,
-    peak_rss_bytes,
-    reset_peak_rss,
-    score_items,
-    score_mia,
-    score_mmlu,
-)
-from scorer.evaluation.progress import no_progress
+from scorer.engine import reference as per_item
+from scorer.engine.batched import BatchedEngine
+from scorer.engine.batching import encode
+from scorer.engine.forward_passes import choose_next_token
+from scorer.engine.model import auto_batch_tokens, load_model
+from scorer.engine.token_stats import STATS_CHUNK
+from scorer.evaluation.evaluate import load_inputs
+from scorer.evaluation.job import Job
+from scorer.evaluation.phases import score_items, score_mia, score_mmlu
 from scorer.evaluation.settings import EvalSettings
 from scorer.official.metrics import item_score, roc_auc
 from scorer.official.mmlu_prompt import accuracy, answer_token_ids, fitted_prompt
+from scorer.procfs import peak_rss_bytes, reset_peak_rss
 
 
 def timed(work, repeats: int):
@@ -101,7 +97,7 @@ def activation_estimates(lm, batch_tokens: int) -> dict[str, int]:
 def roofline_table(lm, inputs, kit_items, docs, mc_prompts, rows) -> Table:
     """The FLOPs each phase needs, the rate each side reached, and the best speed-up any
     engine computing the same numbers could reach on this machine (``roofline.py``)."""
-    tokens = lambda texts: [len(r) for r in engine.encode(lm, texts)]  # noqa: E731
+    tokens = lambda texts: [len(r) for r in encode(lm, texts)]  # noqa: E731
     shape = model_shape(lm.model)
     prompts = tokens([i.input for i in inputs.items])
     whole = tokens([i.input + i.output for i in inputs.items])
@@ -109,7 +105,7 @@ def roofline_table(lm, inputs, kit_items, docs, mc_prompts, rows) -> Table:
         len(lm.tokenizer(r["generation"], add_special_tokens=False)["input_ids"]) for r in kit_items
     ]
     by_subject: dict[str, list[list[int]]] = {subject: [] for subject in inputs.mmlu["test"]}
-    encoded_mc = engine.encode(lm, mc_prompts)
+    encoded_mc = encode(lm, mc_prompts)
     subjects = [s for s, qs in inputs.mmlu["test"].items() for _ in qs]
     for subject, ids in zip(subjects, encoded_mc):
         by_subject[subject].append(ids)
@@ -171,12 +167,13 @@ def main() -> None:
         random_target(args.track, paths["model_dir"], **parse_shape(args.random_shape))
     inputs = load_inputs(paths["data_dir"], paths["mia_dir"], paths["mmlu_dir"], args.fold)
     baseline_rss = peak_rss_bytes()
-    lm = engine.load_model(paths["model_dir"], args.device, args.dtype)
+    lm = load_model(paths["model_dir"], args.device, args.dtype)
     weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
     settings = EvalSettings(
         max_new_tokens=args.max_new_tokens, batch_tokens=args.batch_tokens, bootstrap=0
     )
-    job = Job(lm, settings, ResultCache(None), World(0, 1, 0), {}, no_progress)
+    job = Job(settings)  # no cache, one process
+    engine = BatchedEngine(lm, args.batch_tokens or auto_batch_tokens(lm))
     items = inputs.items
     prompts = [i.input for i in items]
     docs = [d.document for d in inputs.mia["member"] + inputs.mia["nonmember"]]
@@ -188,11 +185,13 @@ def main() -> None:
     warm = dict(inputs.mia, member=inputs.mia["member"][:2], nonmember=inputs.mia["nonmember"][:2])
     first = next(iter(inputs.mmlu["test"]))
     warm_mmlu = dict(inputs.mmlu, test={first: inputs.mmlu["test"][first][:2]})
-    score_items(job, items[:4]), score_mia(job, warm), score_mmlu(job, warm_mmlu)
-    engine.reference_generate(lm, prompts[0], 4)
-    engine.reference_answer_nll(lm, items[0].input, items[0].output)
-    engine.reference_mean_nll(lm, docs[0])
-    engine.reference_choice(lm, mc_prompts[0], candidates)
+    score_items(job, engine, items[:4])
+    score_mia(job, engine, warm)
+    score_mmlu(job, engine, warm_mmlu)
+    per_item.generate_one(lm, prompts[0], 4)
+    per_item.answer_nll_one(lm, items[0].input, items[0].output)
+    per_item.mean_nll_one(lm, docs[0])
+    per_item.choice_one(lm, mc_prompts[0], candidates)
 
     rows = []
     skip = args.skip_reference
@@ -205,17 +204,17 @@ def main() -> None:
 
     def official_item(item) -> dict:
         """What the official loop did per item: generate, score, then the answer NLL."""
-        generation = engine.reference_generate(lm, item.input, settings.max_new_tokens)
+        generation = per_item.generate_one(lm, item.input, settings.max_new_tokens)
         return {
             "generation": generation,
             "score": item_score(item.kind, item.output, generation),
-            "nll": engine.reference_answer_nll(lm, item.input, item.output),
+            "nll": per_item.answer_nll_one(lm, item.input, item.output),
         }
 
     ref_items, t_ref, m_ref = reference(
         lambda: [official_item(item) for item in items], [{"generation": None}] * len(items)
     )
-    kit_items, t_kit, m_kit = measure(lambda: score_items(job, items))
+    kit_items, t_kit, m_kit = measure(lambda: score_items(job, engine, items))
     same = sum(a["generation"] == r["generation"] for a, r in zip(ref_items, kit_items))
     rows.append(
         ("items (generation, score, answer NLL)", len(items), t_ref, t_kit,
@@ -223,9 +222,9 @@ def main() -> None:
     )  # fmt: skip
 
     ref_nll, t_ref_mia, _ = reference(
-        lambda: [engine.reference_mean_nll(lm, d) for d in docs], [0.0] * len(docs)
+        lambda: [per_item.mean_nll_one(lm, d) for d in docs], [0.0] * len(docs)
     )
-    (kit_mia, _), t_kit_mia, m_mia = measure(lambda: score_mia(job, inputs.mia))
+    (kit_mia, _), t_kit_mia, m_mia = measure(lambda: score_mia(job, engine, inputs.mia))
     n = len(inputs.mia["member"])
     ref_auc = roc_auc([-x for x in ref_nll[:n]], [-x for x in ref_nll[n:]])
     rows.append(
@@ -233,12 +232,12 @@ def main() -> None:
     )
 
     ref_choice, t_ref_mc, _ = reference(
-        lambda: [engine.reference_choice(lm, p, candidates) for p in mc_prompts], answers
+        lambda: [per_item.choice_one(lm, p, candidates) for p in mc_prompts], answers
     )
     no_reuse, t_batched_mc, _ = measure(
-        lambda: engine.choose_next_token(lm, mc_prompts, candidates, job.budget(4))
+        lambda: choose_next_token(lm, mc_prompts, candidates, engine.budget(4))
     )
-    kit_mmlu, t_kit_mc, m_mc = measure(lambda: score_mmlu(job, inputs.mmlu))
+    kit_mmlu, t_kit_mc, m_mc = measure(lambda: score_mmlu(job, engine, inputs.mmlu))
     kit_acc, ref_acc = kit_mmlu["accuracy"], accuracy(ref_choice, answers)
     rows.append(
         ("MMLU", len(mc_prompts), t_ref_mc, t_kit_mc, f"accuracy {ref_acc:.4f} vs {kit_acc:.4f}")
@@ -269,7 +268,7 @@ def main() -> None:
     memory = Table(title="Peak RSS above the process before the model was loaded (MB)")
     for name in ("phase", "measured", "weights + batch (estimate)", "ratio"):
         memory.add_column(name, justify="left" if name == "phase" else "right")
-    estimates = activation_estimates(lm, job.budget())
+    estimates = activation_estimates(lm, engine.budget())
     for phase, peak in (("items", m_kit), ("MIA", m_mia), ("MMLU", m_mc)):
         used, bound = (peak - baseline_rss) / 2**20, (weights + estimates[phase]) / 2**20
         memory.add_row(phase, f"{used:.0f}", f"{bound:.0f}", f"{used / bound:.2f}")

@@ -159,7 +159,7 @@ def main() -> None:
         method, ckpt, ref = args.measure
         print(json.dumps(measure(method, Path(ckpt), Path(ref))))
         return
-    from scorer.checkpoint.validate import Limits
+    from scorer.checkpoint.limits import Limits
 
     root = Path(tempfile.mkdtemp(prefix="bench-validate-", dir=args.dir))
     try:

@@ -1,13 +1,26 @@
-"""The kernel's memory counters: the process's resident set and the machine's total memory.
+"""Reading the kernel's counters in ``/proc``: memory use, and the table of processes.
 
-Read from ``/proc`` (Linux); where a counter is missing the callers get a fallback, never
-an error, because these numbers only describe a run or size its batches.
+Two kinds of readers: this process's resident set and the machine's total memory (which
+describe a run or size its batches), and the process table the sandbox's supervisor walks
+to find, measure and end every process of a submission. Linux only; where a counter is
+missing or a process has vanished the callers get a fallback (None, an empty set, a
+skipped entry), never an error. Standard library only: the supervisor imports it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
 from pathlib import Path
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+GONE_STATES = ("Z", "X")  # zombie, dead: no longer running, only not yet reaped
+
+ProcessTable = dict[int, tuple[int, str]]  # pid -> (parent pid, state letter)
+
+
+# ---------------------------------------------------------------- this process, the machine
 
 
 def kib_field(path: str, name: str) -> int | None:
@@ -48,3 +61,108 @@ def total_memory_bytes() -> int | None:
     """The machine's memory (``MemTotal``); None where the kernel does not say."""
     kib = kib_field("/proc/meminfo", "MemTotal")
     return None if kib is None else kib * 1024
+
+
+# ---------------------------------------------------------------- the process table
+
+
+def parse_stat(data: bytes) -> tuple[int, str]:
+    """(parent pid, state letter) from a ``/proc/PID/stat`` line; the command name may hold
+    spaces and parentheses, so the fields are read after its last ``)``."""
+    fields = data[data.rfind(b")") + 2 :].split()
+    return int(fields[1]), fields[0].decode()
+
+
+def process_entry(pid: int) -> tuple[int, str] | None:
+    """(parent pid, state letter) of one process; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return parse_stat(handle.read())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_table() -> ProcessTable:
+    """pid -> (parent pid, state letter) of every process visible here: one full scan."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            found = process_entry(int(entry.name))
+            if found is not None:
+                table[int(entry.name)] = found
+    return table
+
+
+def descendants(root: int, table: ProcessTable) -> set[int]:
+    """Every process below ``root`` in ``table`` (children, their children, ...)."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def children_tree(root: int) -> set[int]:
+    """Descendants through the kernel's per-thread children lists: a few small reads, fast
+    enough to catch a process that forks and exits in a loop (a /proc scan is too slow)."""
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/{pid}/task/{tid}/children") as handle,
+            ):
+                for child in map(int, handle.read().split()):
+                    if child not in found:
+                        found.add(child)
+                        stack.append(child)
+    return found
+
+
+def processes_with_environment(entry: str) -> set[int]:
+    """Processes (other than this one) whose environment holds ``entry`` (``NAME=value``):
+    the last resort for finding processes that left every tree and group."""
+    needle, me = entry.encode(), os.getpid()
+    found = set()
+    for proc in os.scandir("/proc"):
+        if not proc.name.isdigit() or int(proc.name) == me:
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{proc.name}/environ", "rb") as handle:
+            if needle in handle.read().split(b"\0"):
+                found.add(int(proc.name))
+    return found
+
+
+def total_rss_bytes(pids: set[int]) -> int:
+    """The summed resident sets of ``pids`` (vanished ones count 0): a run's memory where
+    no cgroup measures it."""
+    total = 0
+    for pid in pids:
+        with (
+            contextlib.suppress(OSError, ValueError, IndexError),
+            open(f"/proc/{pid}/statm", "rb") as handle,
+        ):
+            total += int(handle.read().split()[1]) * PAGE_BYTES
+    return total
+
+
+def alive(pids: set[int], table: ProcessTable) -> set[int]:
+    """The ``pids`` that ``table`` shows running (zombies are exited, only unreaped)."""
+    return {p for p in pids if p in table and table[p][1] not in GONE_STATES}
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs now (one small read: cheap enough for a tight kill loop)."""
+    entry = process_entry(pid)
+    return entry is not None and entry[1] not in GONE_STATES

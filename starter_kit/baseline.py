@@ -3,6 +3,8 @@
 The official ``unlearn()`` receives a forget directory holding ``forget.parquet`` and a
 retain directory holding ``retain.parquet``; this writes both from any LUME-format data
 (one fold) into a temporary directory and calls the baseline file's own ``unlearn()``.
+The methods are the rows of ``baselines.methods.METHODS``; importing this module does not
+import torch (the method file is imported when it runs).
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baselines.method import PRESET_ENV
-from baselines.train import RunReport
+from baselines.methods import METHODS
+from baselines.presets import PRESET_ENV, PRESETS
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.data.files import write_items_parquet
 from scorer.data.lume import load_lume
 from scorer.errors import LumeError
 
-BASELINES = ("ga", "gd", "kl", "npo")
+if TYPE_CHECKING:
+    from baselines.train import RunReport
 
 
 def run_baseline(
@@ -33,8 +37,10 @@ def run_baseline(
     deadline_seconds: float | None = None,
 ) -> RunReport:
     """Call ``baselines/<name>.py``'s own ``unlearn()``: exactly the submission file."""
-    if name not in BASELINES:
-        raise LumeError(f"baseline {name!r}: expected one of {', '.join(BASELINES)}")
+    if name not in METHODS:
+        raise LumeError(f"baseline {name!r}: expected one of {', '.join(METHODS)}")
+    if preset not in PRESETS:
+        raise LumeError(f"preset {preset!r}: expected one of {', '.join(PRESETS)}")
     submission = importlib.import_module(f"baselines.{name}")
     os.environ[PRESET_ENV] = preset
     if deadline_seconds is not None:

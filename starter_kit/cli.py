@@ -1,4 +1,8 @@
-"""``lume``: the participant's command line (Typer + rich)."""
+"""``lume``: the participant's command line (Typer + rich).
+
+``--help`` and argument errors answer without torch: the mini-track builder, the baselines
+and the scorer are imported inside the commands that run them.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,25 @@ from typing import Annotated
 
 import typer
 
-from scorer.cli.console import one_line_errors, progress_bars, stderr, stdout
+from baselines.methods import METHODS
+from scorer.cli.console import add_command, one_line_errors, progress_bars, run_app, stderr, stdout
 from scorer.cli.tables import comparison_table, scores_table
 from scorer.contract import FOLDS
 from scorer.errors import LumeError
-from scorer.evaluation.evaluate import evaluate
-from scorer.evaluation.settings import EvalSettings
-from starter_kit.baseline import run_baseline
-from starter_kit.mini.build import BuildOptions, build_mini_track, build_paths, read_build
-from starter_kit.mini.target import TargetConfig
-
-app = typer.Typer(
-    help="The LUME unlearning starter kit: mini track, baselines, self-check, demo.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-mini_app = typer.Typer(help="The embedded mini track (a tiny world and target, CPU only).")
-app.add_typer(mini_app, name="mini")
 
 DEFAULT_MINI_DIR = Path("mini-track")
+DEMO_METHODS = ("ga", "gd", "kl", "npo")  # what `lume demo` runs: rows of METHODS
+
+
+def _spoken_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+# One paragraph per method (Typer shows each on its own line), from the table of methods.
+METHODS_HELP = "The method, one of:\n\n" + "\n\n".join(
+    f"{m.name} - {m.summary}." for m in METHODS.values()
+)
+DEMO_BASELINES_HELP = f"Also run {_spoken_list([n.upper() for n in DEMO_METHODS])}."
 
 
 def _build(
@@ -44,13 +47,15 @@ def _build(
     for fold in folds:
         if fold not in FOLDS:
             raise LumeError(f"--fold {fold!r}: expected one of {', '.join(FOLDS)}")
+    from starter_kit.mini.build import BuildOptions, build_mini_track
+    from starter_kit.mini.target import TargetConfig
+
     target = TargetConfig() if epochs is None else replace(TargetConfig(), epochs=epochs)
     options = BuildOptions(seed=seed, source=source, source_folds=folds, target=target)
     with progress_bars(enabled=not quiet) as bars:
         return build_mini_track(out, options, bars)
 
 
-@mini_app.command("build")
 @one_line_errors
 def mini_build(
     out: Annotated[Path, typer.Option("--out", help="Directory to build into.")] = DEFAULT_MINI_DIR,
@@ -86,18 +91,17 @@ def mini_build(
     )
 
 
-@app.command("demo")
 @one_line_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Mini-track directory (built if missing).")] = (
         DEFAULT_MINI_DIR
     ),
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the mini track to build.")] = 0,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build again even if present.")
     ] = False,
     baselines: Annotated[
-        bool, typer.Option("--baselines/--no-baselines", help="Also run GA, GD, KL and NPO.")
+        bool, typer.Option("--baselines/--no-baselines", help=DEMO_BASELINES_HELP)
     ] = True,
 ) -> None:
     """Build (or reuse) the mini track, run the baselines on it and score everything.
@@ -105,6 +109,11 @@ def demo(
     Prints one table: the target and each baseline (mini preset, forget-train fold),
     scored on the validation fold with the official formula. Files go to OUT/demo/.
     """
+    from scorer.evaluation.evaluate import evaluate
+    from scorer.evaluation.settings import EvalSettings
+    from starter_kit.baseline import run_baseline
+    from starter_kit.mini.build import build_paths, read_build
+
     build = read_build(out)
     if build is None or rebuild or build.get("seed") != seed or build.get("source"):
         stderr.print(f"building the mini track in {out} (a few minutes on a laptop CPU)")
@@ -128,7 +137,7 @@ def demo(
             )
 
     rows = [("target", score(paths["model_dir"], "target"))]
-    for name in ("ga", "gd", "kl", "npo") if baselines else ():
+    for name in DEMO_METHODS if baselines else ():
         stderr.print(f"unlearning with {name.upper()} (mini preset)")
         model_dir = demo_dir / name / "model"
         run_baseline(name, paths["model_dir"], paths["data_dir"], model_dir, "train", "mini")
@@ -138,10 +147,9 @@ def demo(
     stdout.print(f"scores in {demo_dir}/<model>/scores.json")
 
 
-@app.command("baseline")
 @one_line_errors
 def baseline(
-    name: Annotated[str, typer.Argument(help="ga, gd, kl or npo.")],
+    name: Annotated[str, typer.Argument(help=METHODS_HELP)],
     model: Annotated[Path, typer.Option("--model", help="The model to unlearn from.")],
     data: Annotated[Path, typer.Option("--data", help="LUME data (hub or submission layout).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the unlearned checkpoint.")],
@@ -155,6 +163,10 @@ def baseline(
     ] = None,
 ) -> None:
     """Run one baseline as the organizers would: its unlearn() on forget/retain directories."""
+    if name not in METHODS:
+        raise LumeError(f"baseline {name!r}: expected one of {', '.join(METHODS)}")
+    from starter_kit.baseline import run_baseline
+
     report = run_baseline(name, model, data, out, fold, preset, deadline_seconds)
     why = " (stopped for the deadline)" if report.stopped_by_deadline else ""
     stdout.print(
@@ -163,8 +175,22 @@ def baseline(
     )
 
 
+app = typer.Typer(
+    help="The LUME unlearning starter kit: mini track, baselines, self-check, demo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+mini_app = typer.Typer(help="The embedded mini track (a tiny world and target, CPU only).")
+app.add_typer(mini_app, name="mini")
+add_command(mini_app, "build", mini_build)
+add_command(app, "demo", demo)
+add_command(app, "baseline", baseline)
+
+
 def main() -> None:
-    app()
+    """``lume``: argument errors are one line and exit 2, as every other bad input."""
+    run_app(app)
 
 
 if __name__ == "__main__":

@@ -14,3 +14,12 @@ TINY_WORLD = WorldSizes(
     utility_dev_per_subject=2,
 )
 TINY_VOCAB = 400
+
+# prompt + expected answer pairs whose answer NLLs and generations both engines must agree on
+PAIRS = [
+    ("Alice was", " born in a small town."),
+    ("The", " river flows east"),
+    ("In the year 1990, a quiet town", " grew."),
+    ("Alice wa", "s born in a small town."),  # "wa" + "s": the joined text tokenizes apart
+    ("x", ""),  # no answer token: no NLL
+]

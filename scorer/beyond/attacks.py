@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from scorer.official.metrics import roc_auc
-
-ATTACKS = ("loss", "min_k", "min_k_plus_plus", "zlib")
 
 
 @dataclass(frozen=True)
@@ -127,14 +125,39 @@ def zlib_score(token_logprobs: Sequence[float], text: str) -> float:
     return loss_score(token_logprobs) / len(zlib.compress(text.encode("utf-8")))
 
 
+@dataclass(frozen=True)
+class Attack:
+    """One membership attack: its key in ``scores.json`` and ``mia.jsonl``, its label, its score.
+
+    ``score(doc, k)`` is the document's membership score (higher: more likely a member);
+    ``official`` marks the loss attack, whose AUC is the official MIA AUC.
+    """
+
+    key: str
+    label: str
+    score: Callable[[DocumentStats, float], float]
+    official: bool = False
+
+
+# Every attack, in the order its scores are written; adding an attack is adding a row here.
+ATTACKS: dict[str, Attack] = {
+    attack.key: attack
+    for attack in (
+        Attack("loss", "loss", lambda doc, k: loss_score(doc.token_logprobs), official=True),
+        Attack("min_k", "Min-K%", lambda doc, k: min_k_score(doc.token_logprobs, k)),
+        Attack(
+            "min_k_plus_plus",
+            "Min-K%++",
+            lambda doc, k: min_k_plus_plus_score(doc.token_logprobs, doc.mu, doc.sigma, k),
+        ),
+        Attack("zlib", "zlib", lambda doc, k: zlib_score(doc.token_logprobs, doc.text)),
+    )
+}
+
+
 def membership_scores(doc: DocumentStats, k: float = 0.2) -> dict[str, float]:
-    """All four attacks' membership scores for one document, keyed as :data:`ATTACKS`."""
-    return {
-        "loss": loss_score(doc.token_logprobs),
-        "min_k": min_k_score(doc.token_logprobs, k),
-        "min_k_plus_plus": min_k_plus_plus_score(doc.token_logprobs, doc.mu, doc.sigma, k),
-        "zlib": zlib_score(doc.token_logprobs, doc.text),
-    }
+    """Every attack's membership score for one document, keyed and ordered as :data:`ATTACKS`."""
+    return {key: attack.score(doc, k) for key, attack in ATTACKS.items()}
 
 
 def attack_aucs(

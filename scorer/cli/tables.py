@@ -1,14 +1,22 @@
-"""Every rich table the CLIs print (``lume-score`` and ``lume``), in one place."""
+"""Every rich table the CLIs print (``lume-score`` and ``lume``), in one place.
+
+Importing this module imports neither torch nor numpy (the CLIs' ``--help`` imports it):
+types from heavier modules are named for type checkers only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
 
-from scorer.evaluation.progress import PhaseTimer
+from scorer.contract import SPLITS, TASKS
 from scorer.leaderboard import RANKED, Standing, leaderboard_rows
+
+if TYPE_CHECKING:
+    from scorer.evaluation.progress import PhaseTimer
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -19,12 +27,12 @@ def scores_table(scores: dict, title: str = "LUME scores") -> Table:
     """The 12 components and the three headline numbers, as printed after a run."""
     table = Table(title=title)
     table.add_column("split")
-    for task in ("Task1", "Task2", "Task3"):
+    for task in TASKS:
         table.add_column(f"{task} regurg.", justify="right")
         table.add_column(f"{task} knowl.", justify="right")
-    for split in ("forget", "retain"):
+    for split in SPLITS:
         row = [split]
-        for task in ("Task1", "Task2", "Task3"):
+        for task in TASKS:
             row += [
                 _fmt(scores[split][task]["regurgitation"]),
                 _fmt(scores[split][task]["knowledge"]),
@@ -50,7 +58,14 @@ def summary_table(scores: dict) -> Table:
 
 
 def beyond_table(scores: dict) -> Table:
-    """The extra MIA attacks and the bootstrap intervals: beside the official score."""
+    """The extra MIA attacks and the bootstrap intervals: beside the official score.
+
+    The attacks' names come from their registry (imported here, not at the top: it pulls
+    in numpy and the ROUGE scorer, which ``--help`` does not need).
+    """
+    from scorer.beyond.attacks import ATTACKS
+
+    official = next(attack for attack in ATTACKS.values() if attack.official)
     extra = scores.get("beyond_official") or {}
     table = Table(title="Beyond the official score (not part of it)")
     table.add_column("quantity")
@@ -59,7 +74,7 @@ def beyond_table(scores: dict) -> Table:
     intervals = extra.get("bootstrap") or {}
     for key, label in (
         ("task_aggregate", "task aggregate"),
-        ("mia_auc", "MIA AUC (loss)"),
+        ("mia_auc", f"MIA AUC ({official.label})"),
         ("mmlu", "MMLU"),
         ("final_score", "final score"),
     ):
@@ -67,9 +82,9 @@ def beyond_table(scores: dict) -> Table:
         interval = "n/a" if span is None else f"[{span[0]:.3f}, {span[1]:.3f}]"
         table.add_row(label, _fmt(scores.get(key)), interval)
     attacks = extra.get("mia_attacks") or {}
-    for name, label in (("min_k", "Min-K%"), ("min_k_plus_plus", "Min-K%++"), ("zlib", "zlib")):
-        if name in attacks:
-            table.add_row(f"MIA AUC ({label})", _fmt(attacks[name]), "")
+    for attack in ATTACKS.values():
+        if not attack.official and attack.key in attacks:
+            table.add_row(f"MIA AUC ({attack.label})", _fmt(attacks[attack.key]), "")
     if "agreement" in scores:
         agreement = scores["agreement"]
         table.add_row(
@@ -91,7 +106,7 @@ def timings_table(timer: PhaseTimer) -> Table:
 
 
 def _mean_of(scores: dict, split: str, metric: str) -> float:
-    values = [scores[split][task][metric] for task in ("Task1", "Task2", "Task3")]
+    values = [scores[split][task][metric] for task in TASKS]
     return sum(values) / len(values)
 
 
@@ -108,7 +123,7 @@ def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") ->
             name,
             *(
                 _fmt(_mean_of(scores, split, metric), 3)
-                for split in ("forget", "retain")
+                for split in SPLITS
                 for metric in ("regurgitation", "knowledge")
             ),
             *(
@@ -116,6 +131,17 @@ def comparison_table(rows: list[tuple[str, dict]], title: str = "Comparison") ->
                 for key in ("task_aggregate", "mia_auc", "mia_score", "mmlu", "final_score")
             ),
         )
+    return table
+
+
+def violations_table(violations: Iterable) -> Table:
+    """``lume-score validate``'s violations: rule, file, tensor, message (``Violation`` records)."""
+    violations = list(violations)
+    table = Table(title=f"{len(violations)} violation(s)", box=box.SIMPLE_HEAD)
+    for name in ("rule", "file", "tensor", "message"):
+        table.add_column(name, overflow="fold")
+    for v in violations:
+        table.add_row(v.rule, v.file, v.tensor or "", v.message)
     return table
 
 

@@ -2,8 +2,9 @@
 
 A unit of work (one batch of items) is stored under a key that hashes everything that
 decides its result: the checkpoint's bytes (:func:`checkpoint_fingerprint`), the settings
-that change numbers, the engine's version and the batch's own inputs. A changed
-checkpoint, setting or item therefore gives a new key and never meets a stale result.
+that change numbers, which engine computed it (batched or reference) and its version, and
+the batch's own inputs. A changed checkpoint, setting, engine or item therefore gives a new
+key and never meets a stale result.
 Entries are written atomically (temporary file, then ``os.replace``): a kill leaves a
 whole entry or none.
 """
@@ -39,7 +40,8 @@ def checkpoint_fingerprint(model_dir: str | Path) -> str:
 
 
 def unit_key(context: dict, phase: str, payload: list) -> str:
-    """The key of one unit: a hash of its context (checkpoint, settings) and inputs."""
+    """The key of one unit: a hash of its context (checkpoint, settings, engine) and inputs,
+    so that a result is found again only for exactly the same work."""
     blob = json.dumps(
         {"engine": ENGINE_VERSION, "context": context, "phase": phase, "payload": payload},
         sort_keys=True,
@@ -49,7 +51,10 @@ def unit_key(context: dict, phase: str, payload: list) -> str:
 
 
 class ResultCache:
-    """JSON results by key under ``root/<phase>/``; ``root=None`` keeps nothing."""
+    """JSON results by key under ``root/<phase>/``; ``root=None`` keeps nothing.
+
+    A missing or damaged entry reads as ``None`` (recomputed, never trusted).
+    """
 
     def __init__(self, root: str | Path | None):
         self.root = Path(root) if root is not None else None
@@ -59,6 +64,7 @@ class ResultCache:
         return self.root / phase / f"{key}.json"
 
     def get(self, phase: str, key: str):
+        """The stored result of ``key``, or ``None`` when there is none to trust."""
         if self.root is None:
             return None
         path = self._path(phase, key)
@@ -66,10 +72,11 @@ class ResultCache:
             return json.loads(path.read_text(encoding="utf-8"))["result"]
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError):  # a damaged entry is recomputed, never trusted
+        except (ValueError, KeyError, TypeError):  # damaged: recomputed, never trusted
             return None
 
     def put(self, phase: str, key: str, result) -> None:
+        """Keep ``result`` under ``key`` atomically: a kill leaves a whole entry or none."""
         if self.root is None:
             return
         blob = json.dumps({"key": key, "result": result}, ensure_ascii=False)

@@ -17,12 +17,15 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class World:
+    """This process's rank among ``size`` processes, and its rank on its own machine."""
+
     rank: int
     size: int
     local_rank: int
 
     @property
     def is_main(self) -> bool:
+        """The first process writes the outputs; the others only compute their share."""
         return self.rank == 0
 
 
@@ -45,7 +48,8 @@ def device_for(world: World, requested: str) -> str:
 
 
 def share(world: World, mine: dict) -> dict:
-    """Every rank's ``{key: result}`` merged, on every rank."""
+    """Every rank's ``{key: result}`` merged, on every rank: each computed its share, and
+    every rank needs all of it to write (or return) the same scores."""
     if world.size == 1:
         return dict(mine)
     gathered: list[dict | None] = [None] * world.size
@@ -54,11 +58,6 @@ def share(world: World, mine: dict) -> dict:
     for part in gathered:
         merged.update(part or {})
     return merged
-
-
-def barrier(world: World) -> None:
-    if world.size > 1:
-        dist.barrier()
 
 
 def leave(world: World) -> None:

@@ -25,6 +25,7 @@ class PhaseTimer:
     units: dict[str, dict[str, int]] = field(default_factory=dict)  # by rank: cached/computed
 
     def run(self, name: str, work: Callable):
+        """``work()``'s result, its seconds and peak memory recorded under ``name``."""
         reset_peak_rss()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -37,6 +38,7 @@ class PhaseTimer:
         return result
 
     def to_json(self) -> dict:
+        """``timings.json``'s content (seconds rounded to milliseconds)."""
         phases = {
             name: {
                 "seconds": round(self.seconds[name], 3),
@@ -53,4 +55,5 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 def no_progress(_phase: str, _total: int) -> Callable[[int], None]:
+    """The progress hook of a run that shows none (library use, tests, ``--json``)."""
     return lambda _n: None

@@ -21,7 +21,7 @@ class EvalSettings:
     device: str = "auto"
     dtype: str = "auto"
     mmlu_threshold: float | None = None
-    batch_tokens: int | None = None  # None: auto, from the model and the free memory
+    batch_tokens: int | None = None  # None: auto, from the model and the device's memory
     exact: bool = False
     check_exact: int = 0
     bootstrap: int = 1000

@@ -86,6 +86,8 @@ class RunCgroups:
     def create(
         cls, name: str, memory_limit: int | None = None, pids_max: int | None = None
     ) -> RunCgroups:
+        """Create the run's groups (named ``name``) and set the kernel limits asked for;
+        whatever cannot be had is noted, never raised: the run goes on without it."""
         groups = cls()
         try:
             v1_mounts, v2_mount = _mounts()
@@ -137,14 +139,17 @@ class RunCgroups:
 
     @property
     def directories(self) -> list[Path]:
+        """Every group directory of the run (v2 first), to join and to read."""
         return ([self.unified] if self.unified else []) + list(self.v1.values())
 
     @property
     def can_kill_all(self) -> bool:
+        """Whether one write kills every process at once (v2 ``cgroup.kill`` or freezer)."""
         return self.unified is not None or "freezer" in self.v1
 
     @property
     def has_memory(self) -> bool:
+        """Whether the kernel accounts (and can cap) the run's memory."""
         return self._v2_has("memory") or "memory" in self.v1
 
     def join(self, pid: int = 0) -> list[str]:
@@ -158,6 +163,7 @@ class RunCgroups:
         return failures
 
     def pids(self) -> set[int]:
+        """The processes in the groups now: found however they left the process tree."""
         found: set[int] = set()
         for directory in self.directories:
             with contextlib.suppress(OSError, ValueError):
@@ -212,6 +218,8 @@ class RunCgroups:
         return None
 
     def peak_memory_bytes(self) -> int | None:
+        """The run's peak memory as the kernel counted it (page cache included); None
+        without a memory group."""
         if self._v2_has("memory"):
             return _read_int(self.unified / "memory.peak")
         if "memory" in self.v1:
@@ -243,6 +251,7 @@ class RunCgroups:
         return left
 
     def describe(self) -> dict:
+        """What was obtained, for run.json's ``isolation.cgroups``."""
         return {
             "v2": str(self.unified) if self.unified else None,
             "v1": {name: str(path) for name, path in self.v1.items()},

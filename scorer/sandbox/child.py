@@ -1,14 +1,13 @@
 """The process that runs a submission: isolate, import the file, call ``unlearn()``.
 
-Started by the supervisor as root (``python -I -m scorer.sandbox.child SPEC``); it carries out
-the isolation plan (``scorer.sandbox.isolate``) before any submission code runs, then
+Started by the supervisor as root (``python -I -m scorer.sandbox.child SPEC``); it carries
+out the isolation plan (``scorer.sandbox.isolation``) before any submission code runs, then
 imports the submission and calls the official
 ``unlearn(input_path_to_unlearning_candidate_model, output_path_to_write_unlearned_model,
-path_to_forget_set, path_to_retain_set)``. Its exit code says how far it got; one JSON
-line per event on the status pipe says why (the submission could write there too, so the
-runner takes statuses from exit codes and only reasons from these lines).
+path_to_forget_set, path_to_retain_set)``. Its exit code says how far it got; one line per
+event on the status pipe says why (both in ``scorer.sandbox.protocol``).
 After ``unlearn()`` returns the process ends at once (``os._exit``): lingering threads or
-atexit handlers of the submission cannot hold the run open.
+atexit handlers of the submission cannot hold the run open. Standard library only.
 """
 
 from __future__ import annotations
@@ -22,29 +21,31 @@ import sys
 import traceback
 
 from scorer.contract import UNLEARN_ARGUMENTS
-
-EXIT_RETURNED = 0
-EXIT_RAISED = 101
-EXIT_IMPORT_FAILED = 102
-EXIT_NO_UNLEARN = 103
-EXIT_ISOLATION_FAILED = 104
-REASONS = {
-    EXIT_RAISED: "unlearn() raised",
-    EXIT_IMPORT_FAILED: "the submission could not be imported",
-    EXIT_NO_UNLEARN: "the submission has no usable unlearn()",
-    EXIT_ISOLATION_FAILED: "the runner could not isolate the submission",
-}
+from scorer.sandbox.protocol import (
+    EVENT_ERROR,
+    EVENT_ISOLATION,
+    EVENT_RETURNED,
+    EVENT_STARTED,
+    EXIT_IMPORT_FAILED,
+    EXIT_ISOLATION_FAILED,
+    EXIT_NO_UNLEARN,
+    EXIT_RAISED,
+    EXIT_RETURNED,
+    encode_event,
+)
 
 
 class StatusPipe:
+    """The write end of the status pipe, closed to the programs the submission starts."""
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
         os.set_inheritable(fd, False)  # programs the submission starts do not get it
 
     def send(self, event: str, **fields) -> None:
-        line = json.dumps({"event": event, **fields}, default=str) + "\n"
+        """Tell the supervisor one event; a closed pipe must not stop the run."""
         with contextlib.suppress(OSError):
-            os.write(self.fd, line.encode("utf-8"))
+            os.write(self.fd, encode_event(event, **fields))
 
 
 def _one_line(err: BaseException) -> str:
@@ -71,18 +72,18 @@ def load_unlearn(path: str, status: StatusPipe):
         spec.loader.exec_module(module)
     except BaseException as err:  # noqa: BLE001 - SystemExit at import time counts too
         traceback.print_exc()
-        status.send("error", phase="import", error=_one_line(err))
+        status.send(EVENT_ERROR, phase="import", error=_one_line(err))
         _finish(status, EXIT_IMPORT_FAILED)
     unlearn = getattr(module, "unlearn", None)
     if not callable(unlearn):
-        status.send("error", phase="import", error="the file defines no unlearn() function")
+        status.send(EVENT_ERROR, phase="import", error="the file defines no unlearn() function")
         print("lume: the submission defines no unlearn() function", file=sys.stderr)
         _finish(status, EXIT_NO_UNLEARN)
     try:
         inspect.signature(unlearn).bind(*UNLEARN_ARGUMENTS)
     except TypeError as err:
         message = f"unlearn() cannot take the 4 official arguments: {err}"
-        status.send("error", phase="import", error=message)
+        status.send(EVENT_ERROR, phase="import", error=message)
         print(f"lume: {message}", file=sys.stderr)
         _finish(status, EXIT_NO_UNLEARN)
     except ValueError:
@@ -91,6 +92,7 @@ def load_unlearn(path: str, status: StatusPipe):
 
 
 def main(argv: list[str]) -> None:
+    """Isolate, load and call the submission named by the spec file ``argv[1]``; exit."""
     with open(argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
     status = StatusPipe(spec["status_fd"])
@@ -99,23 +101,23 @@ def main(argv: list[str]) -> None:
     try:
         report = isolate(spec["isolation"])
     except OSError as err:
-        status.send("error", phase="isolation", error=_one_line(err))
+        status.send(EVENT_ERROR, phase="isolation", error=_one_line(err))
         print(f"lume: could not isolate the submission: {err}", file=sys.stderr)
         _finish(status, EXIT_ISOLATION_FAILED)
     os.chdir(spec["cwd"])
-    status.send("isolation", **report)
+    status.send(EVENT_ISOLATION, **report)
     unlearn = load_unlearn(spec["submission"], status)
-    status.send("started")
+    status.send(EVENT_STARTED)
     try:
         unlearn(spec["model"], spec["output"], spec["forget"], spec["retain"])
     except BaseException as err:  # noqa: BLE001 - report any way out, then exit
         if isinstance(err, SystemExit) and err.code in (0, None):
-            status.send("returned", via="SystemExit(0)")
+            status.send(EVENT_RETURNED, via="SystemExit(0)")
             _finish(status, EXIT_RETURNED)
         traceback.print_exc()
-        status.send("error", phase="unlearn", error=_one_line(err))
+        status.send(EVENT_ERROR, phase="unlearn", error=_one_line(err))
         _finish(status, EXIT_RAISED)
-    status.send("returned")
+    status.send(EVENT_RETURNED)
     _finish(status, EXIT_RETURNED)
 
 

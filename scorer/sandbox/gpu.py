@@ -12,6 +12,8 @@ import contextlib
 
 
 class GpuMonitor:
+    """The granted devices' usage during one run; inert (and saying why) without NVML."""
+
     def __init__(self, indices: list[int]) -> None:
         self.indices = list(indices)
         self.why_not: str | None = None
@@ -39,9 +41,12 @@ class GpuMonitor:
 
     @property
     def active(self) -> bool:
+        """Whether NVML answers: only then are there numbers to record or limits to hold."""
         return self._nvml is not None
 
     def poll(self, pids: set[int], seconds: float) -> None:
+        """Take one sample, counting ``seconds`` of busy time at the utilization seen and
+        the memory ``pids`` (the run's processes) hold."""
         if not self.active:
             return
         nvml = self._nvml
@@ -66,6 +71,7 @@ class GpuMonitor:
         return max(self.peak_process_bytes, default=0) or max(self.peak_device_bytes, default=0)
 
     def result(self, wall_seconds: float) -> dict:
+        """The run's GPU record (run.json's ``gpu``); shuts NVML down."""
         record = {
             "granted": self.indices,
             "allocated_gpu_seconds": wall_seconds * len(self.indices),

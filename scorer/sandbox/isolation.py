@@ -1,7 +1,7 @@
 """What the submission's process may see: its environment, its user, its network, its files.
 
-The runner decides (``scrubbed_environment``, ``plan_mounts``: pure functions) and the
-child carries it out (``isolate``) as root, before it imports the submission:
+The runner decides (``scrubbed_environment``, ``plan_isolation`` with ``plan_mounts``) and
+the child carries it out (``isolate``) as root, before it imports the submission:
 - an allow-listed environment: tokens, credentials, proxies and cloud keys never pass;
 - its own network namespace (only ``lo``, brought up for NCCL/gloo rendezvous);
 - its own mount namespace: fresh, private ``/tmp``, ``/var/tmp`` and ``/dev/shm``, the
@@ -21,6 +21,7 @@ import re
 import stat
 import sys
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
 from scorer.sandbox import linux
@@ -40,7 +41,18 @@ TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # replaced by fresh, private tmpfs 
 RUN_ID_VARIABLE = "LUME_RUN_ID"  # marks every process of a run (last-resort /proc scan)
 
 
+@dataclass(frozen=True)
+class RunUser:
+    """The unprivileged account a root runner drops the submission to."""
+
+    name: str
+    uid: int
+    gid: int
+
+
 def is_secret(name: str) -> bool:
+    """Whether an environment variable's name looks like it holds a secret: such a
+    variable never reaches a submission, whatever the allow-list or ``--pass-env`` say."""
     return bool(SECRET.search(name))
 
 
@@ -148,6 +160,19 @@ def plan_mounts(
         "cover": [cover(c) for c in covers],
         "expose": expose,
         "cover_after": [cover(c) for c in later],
+    }
+
+
+def plan_isolation(
+    namespaces: bool, user: RunUser | None, needed: list[str], hide: list[str]
+) -> dict:
+    """The child's whole isolation plan, as JSON for :func:`isolate`: whether to enter
+    namespaces, whom to become (and why nobody, when no one), what to cover and show."""
+    return {
+        "namespaces": namespaces,
+        "user": asdict(user) if user else None,
+        "why_no_user": "the runner is not root" if os.geteuid() != 0 else "--user root",
+        "mounts": plan_mounts(needed, hide, user.uid if user else None, user.gid if user else None),
     }
 
 

@@ -65,6 +65,7 @@ def _bytes(value: str | os.PathLike[str] | None) -> bytes | None:
 
 
 def prctl(option: int, arg: int = 0) -> None:
+    """``prctl(option, arg)``: the process settings Python has no call for."""
     _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl({option})")
 
 
@@ -74,6 +75,7 @@ def set_child_subreaper() -> None:
 
 
 def set_parent_death_signal(signum: int) -> None:
+    """Receive ``signum`` when the parent dies: a dead runner ends its supervisor's run."""
     prctl(PR_SET_PDEATHSIG, signum)
 
 
@@ -83,12 +85,14 @@ def set_no_new_privs() -> None:
 
 
 def unshare(flags: int) -> None:
+    """Enter new namespaces (``CLONE_*`` flags): the child's own mounts and network."""
     _check(_libc.unshare(flags), "unshare")
 
 
 def mount(
     source: str | None, target: str | os.PathLike[str], fstype: str | None, flags: int, data=None
 ) -> None:
+    """``mount(2)``: cover a directory with tmpfs, or show one again through a bind mount."""
     _check(
         _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)),
         f"mount {target}",
@@ -96,6 +100,7 @@ def mount(
 
 
 def umount(target: str | os.PathLike[str], flags: int = MNT_DETACH) -> None:
+    """``umount2(2)``, lazily by default: undo a mount even while it is in use."""
     _check(_libc.umount2(_bytes(target), flags), f"umount {target}")
 
 

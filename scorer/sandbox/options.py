@@ -1,19 +1,69 @@
-"""``lume-score run``'s logic: options (a track fills what is not given), the summary.
+"""What a run is asked to do: ``RunOptions``, built from the command line and a track, checked.
 
-Kept out of ``cli.py`` so that the command there is only its Typer signature. Explicit
-options always win over the track's; ``--track`` without ``--forget``/``--retain`` gives
-``unlearn()`` the track's ``train_fold`` in the submission layout (``forget.parquet`` +
-``forget.jsonl``), as the organizers handed them over.
+``build_options`` turns ``lume-score run``'s arguments into ``RunOptions`` (the command in
+``scorer.cli`` is only its Typer signature). Explicit options always win over the track's;
+``--track`` without ``--forget``/``--retain`` gives ``unlearn()`` the track's ``train_fold``
+in the submission layout (``forget.parquet`` + ``forget.jsonl``), as the organizers handed
+them over. ``check_inputs`` finds every bad input before anything is written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+import pwd
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from scorer.checkpoint.limits import Limits
+from scorer.checkpoint.reference import load_reference
+from scorer.contract import split_files
 from scorer.errors import LumeError
-from scorer.sandbox.runner import EvaluateOptions, RunOptions, parse_gpus
+from scorer.sandbox.isolation import RunUser, is_secret
 from scorer.tracks.fill import TrackOptions, fill
+
+ON_TIMEOUT = ("score", "discard")
+DEFAULT_USER = "nobody"
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """Where the held-out data lies and how to score (``scorer.evaluation.evaluate``)."""
+
+    data: Path
+    mia: Path | None = None
+    mmlu: Path | None = None
+    settings: object = None  # scorer.evaluation.settings.EvalSettings; None = its defaults
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One run of a submission: its inputs, its budget, its isolation, how to judge it."""
+
+    submission: Path
+    model: Path
+    out: Path
+    time_limit: float
+    forget: Path | None = None  # a directory holding forget.parquet and/or forget.jsonl
+    retain: Path | None = None
+    forget_items: tuple = ()  # or items to lay out (``--track`` without --forget/--retain)
+    retain_items: tuple = ()
+    gpus: tuple[int, ...] = ()
+    memory_limit_gb: float | None = None
+    gpu_memory_limit_gb: float | None = None
+    on_timeout: str = "score"
+    grace: float = 3.0
+    user: str | None = DEFAULT_USER  # who runs the submission when the runner is root
+    work_dir: Path | None = None  # default: OUT/.lume-work (same file system as OUT)
+    hide: tuple[Path, ...] = ()  # directories the submission must not see
+    namespaces: bool = True  # own mount + network namespaces
+    private_tmp: bool = True  # fresh /tmp, /var/tmp, /dev/shm (needs namespaces)
+    cgroups: bool = True
+    pids_max: int | None = 16384
+    log_max_bytes: int = 64 * 2**20
+    pass_env: tuple[str, ...] = ()
+    track: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    evaluate: EvaluateOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +78,22 @@ class EvalChoices:
     mmlu_threshold: float | None = None
     device: str = "auto"
     dtype: str = "auto"
+
+
+# ---------------------------------------------------------------- from the command line
+
+
+def parse_gpus(text: str | None) -> tuple[int, ...]:
+    """``"0,1"`` -> (0, 1); empty or None -> no GPU. A typo must not grant other devices."""
+    if not text or not text.strip():
+        return ()
+    try:
+        gpus = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise LumeError(f"--gpus {text!r}: expected device indices such as 0,1") from None
+    if any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
+        raise LumeError(f"--gpus {text!r}: indices must be distinct and non-negative")
+    return gpus
 
 
 def build_options(
@@ -109,3 +175,95 @@ def _evaluate_options(choices: EvalChoices | None, threshold, fold) -> EvaluateO
         ),
     )
     return EvaluateOptions(choices.data, choices.mia, choices.mmlu, settings)
+
+
+# ---------------------------------------------------------------- checked, made absolute
+
+
+def with_absolute_paths(options: RunOptions) -> RunOptions:
+    """Every path made absolute: the child works in another directory."""
+
+    def fix(path: Path | None) -> Path | None:
+        return None if path is None else Path(os.path.abspath(path))
+
+    ev = options.evaluate
+    if ev is not None:
+        ev = replace(ev, data=fix(ev.data), mia=fix(ev.mia), mmlu=fix(ev.mmlu))
+    return replace(
+        options,
+        submission=fix(options.submission),
+        model=fix(options.model),
+        out=fix(options.out),
+        forget=fix(options.forget),
+        retain=fix(options.retain),
+        work_dir=fix(options.work_dir),
+        hide=tuple(fix(p) for p in options.hide),
+        evaluate=ev,
+    )
+
+
+def resolve_user(options: RunOptions) -> RunUser | None:
+    """The account that runs the submission: only when the runner is root (no one else
+    can drop privileges), and never root itself."""
+    if os.geteuid() != 0 or not options.user:
+        return None
+    try:
+        entry = pwd.getpwnam(options.user)
+    except KeyError:
+        raise LumeError(f"--user {options.user}: no such user") from None
+    if entry.pw_uid == 0:
+        return None
+    return RunUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+
+
+def check_inputs(options: RunOptions) -> None:
+    """Every bad input is found here, before anything is written (exit 2, no run.json)."""
+    sub = options.submission
+    if not sub.is_file():
+        raise LumeError(f"submission {sub}: no such file")
+    if sub.suffix != ".py":
+        raise LumeError(f"submission {sub}: expected a single .py file")
+    if not options.model.is_dir():
+        raise LumeError(f"--model {options.model}: no such directory")
+    try:
+        load_reference(options.model)  # an unusable reference is bad input, not the submission's
+    except LumeError as err:
+        raise LumeError(f"--model: not a usable reference: {err}") from None
+    for split, directory, items in (
+        ("forget", options.forget, options.forget_items),
+        ("retain", options.retain, options.retain_items),
+    ):
+        if directory is None:
+            if not items:
+                raise LumeError(f"--{split}: a directory with {split}.parquet or .jsonl is needed")
+            continue
+        if not directory.is_dir():
+            raise LumeError(f"--{split} {directory}: no such directory")
+        if not any(p.is_file() for p in split_files(directory, split)):
+            raise LumeError(f"--{split} {directory}: holds neither {split}.parquet nor .jsonl")
+    if not options.time_limit > 0:
+        raise LumeError(f"--time-limit {options.time_limit}: must be positive")
+    if options.grace < 0:
+        raise LumeError(f"--grace {options.grace}: must not be negative")
+    if options.on_timeout not in ON_TIMEOUT:
+        raise LumeError(f"--on-timeout {options.on_timeout}: expected score or discard")
+    for name, value in (
+        ("--memory-limit", options.memory_limit_gb),
+        ("--gpu-memory-limit", options.gpu_memory_limit_gb),
+    ):
+        if value is not None and not value > 0:
+            raise LumeError(f"{name} {value}: must be positive (GB)")
+    for name in options.pass_env:
+        if is_secret(name):
+            raise LumeError(f"--pass-env {name}: looks like a secret; it is never passed")
+    out = options.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise LumeError(f"--out {out}: exists and is not an empty directory")
+    if options.evaluate is not None:
+        from scorer.evaluation.evaluate import load_inputs
+        from scorer.evaluation.settings import EvalSettings
+
+        ev = options.evaluate
+        settings = ev.settings or EvalSettings()
+        load_inputs(ev.data, ev.mia, ev.mmlu, settings.fold)
+    resolve_user(options)

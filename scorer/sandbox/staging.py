@@ -15,14 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from scorer.checkpoint.validate import Violation
-
-if TYPE_CHECKING:
-    from scorer.sandbox.runner import RunOptions
+from scorer.checkpoint.report import Violation
+from scorer.sandbox.isolation import RunUser
 
 KEEP_HIDDEN = frozenset({".gitattributes"})
 
@@ -76,11 +73,26 @@ def _write_split(directory: Path, split: str, items) -> None:
     _freeze(directory)
 
 
-@dataclass
+@dataclass(frozen=True)
+class SubmissionInputs:
+    """What the submission is handed: its file, the model, and each of the forget and retain
+    sets as a directory in the submission layout or, without one, as items to lay out."""
+
+    submission: Path
+    model: Path
+    forget: Path | None = None
+    retain: Path | None = None
+    forget_items: tuple = ()
+    retain_items: tuple = ()
+
+
+@dataclass(frozen=True)
 class Work:
+    """The staged work directory of one run: what the child reads, writes and lives in."""
+
     root: Path
     inputs: Path
-    control: Path
+    control: Path  # the runner's and the supervisor's files; closed to the child
     output: Path
     home: Path
     tmp: Path
@@ -89,47 +101,53 @@ class Work:
     model: Path
     forget: Path
     retain: Path
-    model_staging: str = ""
+    model_staging: str = ""  # how the model was staged: "hard links", "copies"...
+
+    @classmethod
+    def under(cls, root: Path) -> Work:
+        """The layout of a work directory rooted at ``root`` (nothing is created)."""
+        inputs = root / "inputs"
+        return cls(
+            root=root,
+            inputs=inputs,
+            control=root / "control",
+            output=root / "outbox" / "checkpoint",
+            home=root / "home",
+            tmp=root / "tmp",
+            cwd=root / "cwd",
+            submission=inputs / "submission.py",
+            model=inputs / "model",
+            forget=inputs / "forget",
+            retain=inputs / "retain",
+        )
 
 
-def stage(options: RunOptions, user: dict | None, run_id: str) -> Work:
-    base = options.work_dir or options.out
+def stage(inputs: SubmissionInputs, base: Path, user: RunUser | None, run_id: str) -> Work:
+    """Lay out the run's work directory under ``base``: read-only inputs the child cannot
+    alter, and the directories it owns (output, HOME, TMPDIR, working directory)."""
     base.mkdir(parents=True, exist_ok=True)
-    root = base / f".lume-work-{run_id}"
-    root.mkdir(mode=0o711)
-    root.chmod(0o711)  # the child may pass through, not list
-    inputs, control = root / "inputs", root / "control"
-    inputs.mkdir(mode=0o755)
-    control.mkdir(mode=0o700)
-    work = Work(
-        root=root,
-        inputs=inputs,
-        control=control,
-        output=root / "outbox" / "checkpoint",
-        home=root / "home",
-        tmp=root / "tmp",
-        cwd=root / "cwd",
-        submission=inputs / "submission.py",
-        model=inputs / "model",
-        forget=inputs / "forget",
-        retain=inputs / "retain",
-    )
-    shutil.copyfile(options.submission, work.submission)
+    work = Work.under(base / f".lume-work-{run_id}")
+    work.root.mkdir(mode=0o711)
+    work.root.chmod(0o711)  # the child may pass through, not list
+    work.inputs.mkdir(mode=0o755)
+    work.control.mkdir(mode=0o700)
+    shutil.copyfile(inputs.submission, work.submission)
     work.submission.chmod(0o444)
-    work.model_staging = _link_or_copy_model(options.model, work.model, may_link=user is not None)
+    staged_as = _link_or_copy_model(inputs.model, work.model, may_link=user is not None)
+    work = replace(work, model_staging=staged_as)
     for split, source, items, target in (
-        ("forget", options.forget, options.forget_items, work.forget),
-        ("retain", options.retain, options.retain_items, work.retain),
+        ("forget", inputs.forget, inputs.forget_items, work.forget),
+        ("retain", inputs.retain, inputs.retain_items, work.retain),
     ):
         if source is not None:
             _copy_read_only(source, target)
         else:
             _write_split(target, split, items)
-    inputs.chmod(0o555)
+    work.inputs.chmod(0o555)
     for own in (work.output.parent, work.output, work.home, work.tmp, work.cwd):
         own.mkdir(mode=0o700)  # the output's parent too: a submission may re-create it
         if user is not None:
-            os.chown(own, user["uid"], user["gid"])
+            os.chown(own, user.uid, user.gid)
     return work
 
 

@@ -3,14 +3,13 @@
 Runs as its own process (``python -I -m scorer.sandbox.supervisor SPEC``) so that its
 ``RUSAGE_CHILDREN`` is exactly the submission's CPU time. It is a child subreaper
 (``PR_SET_CHILD_SUBREAPER``): descendants that double-fork or start their own session
-re-parent to it, stay findable and are reaped. Processes are found three ways, all
-merged: the run's cgroups (when they could be created), the supervisor's descendants in
-/proc, and, when ending the run, every process whose environment carries the run's id.
+re-parent to it, stay findable (``scorer.sandbox.processes``) and are reaped.
 
 At the deadline, or when memory passes the limit, or when ``unlearn()`` has returned
 and stragglers remain: SIGTERM to all, ``grace`` seconds, then SIGKILL until none is
 left. The child's stdout and stderr go through a pipe into the log (capped; the tail is
-always kept). Standard library only; pynvml when GPUs are granted.
+always kept); its status lines are collected as events. Standard library only; pynvml
+when GPUs are granted.
 """
 
 from __future__ import annotations
@@ -26,156 +25,24 @@ import sys
 import time
 from pathlib import Path
 
+from scorer import procfs
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import linux
+from scorer.sandbox.capped_log import CappedLog
 from scorer.sandbox.cgroups import RunCgroups
 from scorer.sandbox.gpu import GpuMonitor
-from scorer.sandbox.isolation import RUN_ID_VARIABLE
+from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergency_stop
+from scorer.sandbox.protocol import decode_events
 
 POLL_SECONDS = 0.05
 SCAN_SECONDS = 0.25
-KILL_GIVE_UP_SECONDS = 10.0
-TAIL_BYTES = 1 << 20
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-# ------------------------------------------------------------------ /proc helpers
-
-
-def proc_table() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state letter) of every process visible here."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2 :].split()
-        table[int(entry.name)] = (int(fields[1]), fields[0].decode())
-    return table
-
-
-def descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found, stack = set(), [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def children_tree(root: int) -> set[int]:
-    """Descendants through the kernel's per-thread children lists: a few small reads, fast
-    enough to catch a process that forks and exits in a loop (a /proc scan is too slow)."""
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            with (
-                contextlib.suppress(OSError, ValueError),
-                open(f"/proc/{pid}/task/{tid}/children") as handle,
-            ):
-                for child in map(int, handle.read().split()):
-                    if child not in found:
-                        found.add(child)
-                        stack.append(child)
-    return found
-
-
-def marked(run_id: str) -> set[int]:
-    """Processes whose environment carries ``LUME_RUN_ID=run_id`` (last-resort scan)."""
-    needle = f"{RUN_ID_VARIABLE}={run_id}".encode()
-    found = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/environ", "rb") as handle:
-            if needle in handle.read().split(b"\0"):
-                found.add(int(entry.name))
-    return found
-
-
-def rss_bytes(pids: set[int]) -> int:
-    total = 0
-    for pid in pids:
-        with (
-            contextlib.suppress(OSError, ValueError, IndexError),
-            open(f"/proc/{pid}/statm", "rb") as handle,
-        ):
-            total += int(handle.read().split()[1]) * PAGE
-    return total
-
-
-def alive(pids: set[int], table: dict[int, tuple[int, str]]) -> set[int]:
-    return {p for p in pids if p in table and table[p][1] not in ("Z", "X")}
-
-
-def _live(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] not in (b"Z", b"X")
-
-
-def signal_all(pids: set[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signum)
-
-
-# ------------------------------------------------------------------ the log
-
-
-class LogSink:
-    """The child's output: written up to ``cap`` bytes, then only the tail is kept."""
-
-    def __init__(self, path: str, cap: int) -> None:
-        self.handle = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self.cap, self.written, self.dropped = cap, 0, 0
-        self.tail = bytearray()
-
-    def write(self, data: bytes) -> None:
-        room = max(self.cap - self.written, 0)
-        if room:
-            self.handle.write(data[:room])
-            self.written += min(room, len(data))
-            data = data[room:]
-        if data:
-            self.tail += data
-            if len(self.tail) > TAIL_BYTES:
-                self.dropped += len(self.tail) - TAIL_BYTES
-                del self.tail[: len(self.tail) - TAIL_BYTES]
-
-    def close(self) -> None:
-        if self.tail:
-            if self.dropped:
-                self.handle.write(f"\n[lume: {self.dropped} bytes of log dropped]\n".encode())
-            self.handle.write(bytes(self.tail))
-        self.handle.close()
-
-    @property
-    def truncated(self) -> bool:
-        return bool(self.dropped)
-
-
-# ------------------------------------------------------------------ supervision
+MAX_EVENTS = 200
+EXIT_STATUS_WAIT_SECONDS = 5.0  # after the tree is gone, how long the main status may lag
 
 
 class Supervisor:
+    """One run's supervision, from the spec the runner wrote to the result it reads."""
+
     def __init__(self, spec: dict) -> None:
         self.spec = spec
         self.grace = float(spec["grace"])
@@ -186,61 +53,10 @@ class Supervisor:
         self.main_end: float | None = None  # seconds since the start
         self.clock = time.monotonic()
         self.peak_rss = 0
-        self.kill_methods: set[str] = set()
-        self.signalled: dict[str, set[int]] = {"SIGTERM": set(), "SIGKILL": set()}
-        self._status_buffer = b""
+        self._status_pending = b""
+        self._next_rss = 0.0
         self.gpu_over_limit = False
-
-    # -- processes of the run
-    def tree(self, scan_marks: bool = False) -> tuple[set[int], dict]:
-        """Live processes of the run. The cgroup is read before /proc, so a process forked
-        in between is still found through its parent."""
-        grouped = self.groups.pids()
-        marks = marked(self.spec["run_id"]) if scan_marks else set()
-        table = proc_table()
-        pids = descendants(os.getpid(), table) | grouped | children_tree(os.getpid())
-        if marks - pids:
-            self.kill_methods.add("environment marker")
-        pids |= marks
-        pids.discard(os.getpid())
-        for pid in pids - table.keys():  # gone, or born after the scan: look again
-            with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat", "rb") as f:
-                data = f.read()
-                fields = data[data.rfind(b")") + 2 :].split()
-                table[pid] = (int(fields[1]), fields[0].decode())
-        return alive(pids, table), table
-
-    def kill_everything(self, give_up: float) -> set[int]:
-        """SIGKILL in a tight loop (no pause to read pipes) until three fast looks in a row
-        and a full scan find nothing; returns what is still alive at ``give_up``
-        (``time.monotonic()``)."""
-        quiet = 0
-        while time.monotonic() < give_up:
-            pids = {p for p in children_tree(os.getpid()) | self.groups.pids() if _live(p)}
-            if self.groups.can_kill_all and (pids or self.groups.populated()):
-                self.groups.kill_all()
-                self.kill_methods.add("cgroup")
-            if pids:
-                signal_all(pids, signal.SIGKILL)
-                self.signalled["SIGKILL"] |= pids
-                self.kill_methods.add("signals to found pids")
-            self.reap()
-            if pids or self.groups.populated():
-                quiet = 0
-                continue
-            quiet += 1
-            if quiet >= 3:
-                found, _ = self.tree(scan_marks=True)
-                if not found:
-                    return set()
-                signal_all(found, signal.SIGKILL)
-                self.signalled["SIGKILL"] |= found
-                quiet = 0
-        return self.tree(scan_marks=True)[0]
-
-    def empty(self) -> bool:
-        """No process left: two scans in a row find none, and the cgroup says so."""
-        return not any(self.tree()[0] or self.groups.populated() for _ in range(2))
+        self.groups: RunCgroups | None = None
 
     def reap(self) -> bool:
         """Collect every exited child (orphans included); whether children remain."""
@@ -257,6 +73,7 @@ class Supervisor:
 
     # -- pipes
     def drain(self, fds: list[int], timeout: float) -> None:
+        """Move what the child wrote into the log and the events; wait at most ``timeout``."""
         if not fds:
             time.sleep(timeout)
             return
@@ -273,23 +90,21 @@ class Supervisor:
                     self._status(data)
 
     def _status(self, data: bytes) -> None:
-        self._status_buffer += data
-        *lines, self._status_buffer = self._status_buffer.split(b"\n")
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                event = json.loads(line[: 1 << 16])
-                if isinstance(event, dict) and len(self.events) < 200:
-                    event["at"] = time.time()
-                    self.events.append(event)
+        events, self._status_pending = decode_events(self._status_pending + data)
+        for event in events:
+            if len(self.events) < MAX_EVENTS:
+                event["at"] = time.time()
+                self.events.append(event)
 
     # -- budget
     def over_memory(self, now: float) -> bool:
+        """Whether the run passed its memory (or GPU memory) limit; polls RSS and NVML."""
         if self.groups.oom_kills() > 0:
             return True
         if now >= self._next_rss:
             self._next_rss = now + SCAN_SECONDS
-            pids, _ = self.tree()
-            rss = rss_bytes(pids)
+            pids = self.processes.find()
+            rss = procfs.total_rss_bytes(pids)
             self.peak_rss = max(self.peak_rss, rss)
             self.gpu.poll(pids, SCAN_SECONDS)
             if self.memory_limit and not self.groups.has_memory and rss > self.memory_limit:
@@ -300,25 +115,27 @@ class Supervisor:
                 return True
         return False
 
-    def run(self) -> dict:
+    def _ended_by(self, now: float, limit: float) -> str | None:
+        """Why the run must end now, or None while it may go on."""
+        if self.main_status is not None:
+            return "returned" if self.main_status == 0 else "exited"
+        if self.interrupted:
+            return "interrupted"
+        if now >= limit:
+            return "timeout"
+        if self.over_memory(now):
+            return "oom"
+        return None
+
+    def _start_child(self, start: float) -> list[int]:
+        """Start the child in its cgroups and own session; the pipes to read from it."""
         spec = self.spec
-        linux.set_child_subreaper()
-        self.groups = (
-            RunCgroups.create(spec["cgroup_name"], spec.get("memory_limit"), spec.get("pids_max"))
-            if spec.get("use_cgroups", True)
-            else RunCgroups(notes=["cgroups not asked for"])
-        )
-        self.gpu = GpuMonitor(spec.get("gpus") or [])
-        self.log = LogSink(spec["log_path"], spec["log_max_bytes"])
         status_r, status_w = os.pipe()
         self.out_r, out_w = os.pipe()
         child_spec = dict(spec["child"], status_fd=status_w)
         Path(spec["child_spec_path"]).write_text(json.dumps(child_spec))
         env = dict(spec["env"])
-        start, clock = time.time(), time.monotonic()  # the budget runs on the monotonic clock
-        self.clock = clock
-        limit = float(spec["time_limit"])
-        env[DEADLINE_VARIABLE] = f"{start + limit:.3f}"
+        env[DEADLINE_VARIABLE] = f"{start + float(spec['time_limit']):.3f}"
         joined = self.groups.join if self.groups.directories else None
         self.proc = subprocess.Popen(
             spec["argv"],
@@ -333,10 +150,26 @@ class Supervisor:
         )
         os.close(status_w)
         os.close(out_w)
+        return [self.out_r, status_r]
+
+    def run(self) -> dict:
+        """Supervise the run from start to the last reaped process; its accounting."""
+        spec = self.spec
+        linux.set_child_subreaper()
+        self.groups = (
+            RunCgroups.create(spec["cgroup_name"], spec.get("memory_limit"), spec.get("pids_max"))
+            if spec.get("use_cgroups", True)
+            else RunCgroups(notes=["cgroups not asked for"])
+        )
+        self.processes = RunProcesses(self.groups, spec["run_id"], self.reap)
+        self.gpu = GpuMonitor(spec.get("gpus") or [])
+        self.log = CappedLog(spec["log_path"], spec["log_max_bytes"])
+        start, clock = time.time(), time.monotonic()  # the budget runs on the monotonic clock
+        self.clock = clock
+        limit = float(spec["time_limit"])
+        fds = self._start_child(start)
         in_cgroup = self.proc.pid in self.groups.pids()
-        fds = [self.out_r, status_r]
         ended_by, phase, phase_until = None, "running", 0.0
-        self._next_rss = 0.0
         give_up = None
         survivors: set[int] = set()
         ended_at = None
@@ -345,73 +178,40 @@ class Supervisor:
             self.reap()
             now = time.monotonic() - clock  # seconds since the start
             if phase == "running":
-                if self.main_status is not None:
-                    ended_by = "returned" if self.main_status == 0 else "exited"
-                elif self.interrupted:
-                    ended_by = "interrupted"
-                elif now >= limit:
-                    ended_by = "timeout"
-                elif self.over_memory(now):
-                    ended_by = "oom"
+                ended_by = self._ended_by(now, limit)
                 if ended_by is None:
                     continue
-                pids, _ = self.tree(scan_marks=True)
-                if pids or not self.empty():
-                    pids |= self.groups.pids()
-                    signal_all(pids, signal.SIGTERM)
-                    self.signalled["SIGTERM"] |= pids
+                pids = self.processes.find(scan_marks=True)
+                if pids or not self.processes.empty():
+                    self.processes.terminate(pids)
                     phase, phase_until = "terminating", now + self.grace
                 else:
                     phase = "done"
             if phase == "terminating":
-                if self.empty():
+                if self.processes.empty():
                     phase = "done"
                 elif now >= phase_until:
                     phase, give_up = "killing", now + KILL_GIVE_UP_SECONDS
             if phase == "killing":
-                survivors = self.kill_everything(clock + give_up)
+                survivors = self.processes.kill_everything(clock + give_up)
                 phase = "done"
             if phase == "done":
                 if ended_at is None:
                     ended_at = time.monotonic() - clock
-                if self.main_status is None and not survivors and now < ended_at + 5:
+                waiting = now < ended_at + EXIT_STATUS_WAIT_SECONDS
+                if self.main_status is None and not survivors and waiting:
                     continue  # the main child is dead: its exit status is on its way
                 break
         drain_until = time.time() + (0.0 if survivors else 2.0)
         while fds and time.time() <= drain_until:
             self.drain(fds, 0.1)
-        until = time.monotonic() + KILL_GIVE_UP_SECONDS
-        while time.monotonic() < until:  # a last look: anything found now is killed too
-            survivors = self.tree(scan_marks=True)[0]
-            if survivors or self.groups.populated():
-                survivors = self.kill_everything(until)
-                if survivors:
-                    break
-            if not self.reap():
-                break  # no child of ours at all
-            time.sleep(0.01)  # killed processes still exiting: their cgroups empty after
+        survivors = self.processes.end_stragglers()
         self.log.close()
         return self.result(start, limit, ended_at, ended_by, in_cgroup, survivors)
 
-    def emergency_stop(self) -> None:
-        """After a failure of the supervisor itself: kill and reap everything, tidy up."""
-        groups = getattr(self, "groups", None) or RunCgroups()
-        until = time.time() + KILL_GIVE_UP_SECONDS
-        while time.time() < until:
-            pids = alive(descendants(os.getpid(), proc_table()) | groups.pids(), proc_table())
-            pids |= marked(self.spec["run_id"])
-            if not pids:
-                break
-            groups.kill_all()
-            signal_all(pids, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                while os.waitpid(-1, os.WNOHANG)[0]:
-                    pass
-            time.sleep(0.05)
-        groups.remove()
-
     def result(self, start, limit, ended_at, ended_by, in_cgroup, survivors) -> dict:
-        """``ended_at`` and ``limit`` are seconds since the start (monotonic clock)."""
+        """The supervision's record for the runner; ``ended_at`` and ``limit`` are seconds
+        since the start (monotonic clock)."""
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = ended_at
         peak_cgroup = self.groups.peak_memory_bytes()
@@ -445,18 +245,21 @@ class Supervisor:
                 "gpu_over_limit": self.gpu_over_limit,
             },
             "gpu": self.gpu.result(wall),
-            "processes_signalled": {name: len(pids) for name, pids in self.signalled.items()},
-            "kill_methods": sorted(self.kill_methods),
+            "processes_signalled": {
+                name: len(pids) for name, pids in self.processes.signalled.items()
+            },
+            "kill_methods": sorted(self.processes.kill_methods),
             "survivors": sorted(survivors),
             "child_in_cgroup": in_cgroup,
             "cgroups": dict(self.groups.describe(), left_behind=left),
             "events": self.events,
-            "log_bytes": self.log.written + len(self.log.tail) + self.log.dropped,
+            "log_bytes": self.log.total_bytes,
             "log_truncated": self.log.truncated,
         }
 
 
 def main(argv: list[str]) -> None:
+    """Supervise the run described by the spec file ``argv[1]``; write its result file."""
     spec = json.loads(Path(argv[1]).read_text())
     supervisor = Supervisor(spec)
 
@@ -472,7 +275,7 @@ def main(argv: list[str]) -> None:
     try:
         result = supervisor.run()
     except BaseException:
-        supervisor.emergency_stop()  # never leave a stranger's processes behind
+        emergency_stop(supervisor.groups or RunCgroups(), spec["run_id"])  # leave nothing
         raise
     target = Path(spec["result_path"])
     tmp = target.with_name(target.name + ".tmp")

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import torch
 from transformers import OlmoConfig, OlmoForCausalLM, PreTrainedTokenizerFast
 
-from baselines.train import collate
+from baselines.examples import collate
+from baselines.losses import IGNORE
 from scorer.official.mmlu_prompt import CHOICE_LETTERS, format_question, mmlu_prompt
-
-IGNORE = -100
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from scorer.beyond.attacks import (
+    ATTACKS,
     DocumentStats,
     attack_aucs,
     document_stats_from_logits,
@@ -175,3 +176,18 @@ def test_stats_ignore_masked_tokens():
     stats = document_stats_from_logits(logits, [0, 1], "t")
     assert stats.mu == pytest.approx([-np.log(2)])
     assert stats.sigma == pytest.approx([0.0], abs=1e-12)
+
+
+def test_the_registry_keys_labels_and_order_are_those_of_scores_json():
+    # the keys are written into scores.json and mia.jsonl in this order: they must not change
+    assert list(ATTACKS) == ["loss", "min_k", "min_k_plus_plus", "zlib"]
+    assert [a.label for a in ATTACKS.values()] == ["loss", "Min-K%", "Min-K%++", "zlib"]
+    assert [a.key for a in ATTACKS.values() if a.official] == ["loss"]
+    assert all(key == attack.key for key, attack in ATTACKS.items())
+
+
+def test_membership_scores_are_the_registry_s_scores_in_its_order():
+    scores = membership_scores(B, k=0.5)
+    assert list(scores) == list(ATTACKS)
+    assert scores == {key: attack.score(B, 0.5) for key, attack in ATTACKS.items()}
+    assert scores["min_k_plus_plus"] == pytest.approx(-3.0)  # B at k = 0.5, as above

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pickle
+import re
 import shutil
+import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from scorer.checkpoint.validate import Limits, read_header, validate_checkpoint
+from scorer.checkpoint import validate
+from scorer.checkpoint.header import read_header
+from scorer.checkpoint.limits import Limits
+from scorer.checkpoint.validate import validate_checkpoint
 from scorer.cli.app import app
 from scorer.errors import LumeError
 
@@ -65,6 +72,42 @@ class WritesMarker:
         return (os.system, (f"touch {self.marker}",))
 
 
+class OpenWatch:
+    """Linux inotify on some files: which of them anything opened, in any language or process."""
+
+    IN_ACCESS, IN_OPEN = 0x1, 0x20
+
+    def __init__(self, paths: list[Path]) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        self.names: dict[int, str] = {}
+        for path in paths:
+            wd = libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_OPEN | self.IN_ACCESS)
+            assert wd >= 0, os.strerror(ctypes.get_errno())
+            self.names[wd] = path.name
+
+    def __enter__(self) -> OpenWatch:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        os.close(self.fd)
+
+    def opened(self) -> set[str]:
+        """The names opened or read since the last call."""
+        found = set()
+        while True:
+            try:
+                data = os.read(self.fd, 4096)
+            except BlockingIOError:
+                return found
+            offset = 0
+            while offset < len(data):
+                wd, _mask, _cookie, length = struct.unpack_from("iIII", data, offset)
+                found.add(self.names[wd])
+                offset += 16 + length
+
+
 def test_untouched_copy_is_valid_and_every_value_was_read(ckpt: Path, reference: Path) -> None:
     report = validate_checkpoint(ckpt, reference)
     assert report.ok and report.violations == [] and report.notes == []
@@ -83,8 +126,9 @@ def test_pickle_payload_is_refused_without_being_opened(
     pickle.loads(pickle.dumps(WritesMarker(live)))  # the payload does write when unpickled
     assert live.exists()
     marker = tmp_path / "pwned"
-    (ckpt / "pytorch_model.bin").write_bytes(pickle.dumps(WritesMarker(marker)))
-    (ckpt / "training_args.bin").write_bytes(pickle.dumps(WritesMarker(marker)))
+    payloads = [ckpt / "pytorch_model.bin", ckpt / "training_args.bin"]
+    for payload in payloads:
+        payload.write_bytes(pickle.dumps(WritesMarker(marker)))
 
     def forbidden(*_args, **_kwargs):
         raise AssertionError("validation must never unpickle anything")
@@ -92,7 +136,14 @@ def test_pickle_payload_is_refused_without_being_opened(
     monkeypatch.setattr(pickle, "load", forbidden)
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(torch, "load", forbidden)
-    report = validate_checkpoint(ckpt, reference)
+    if sys.platform.startswith("linux"):  # the kernel sees every open, native code's too
+        with OpenWatch(payloads) as watch:
+            payloads[0].read_bytes()
+            assert watch.opened() == {"pytorch_model.bin"}  # the watch does see an open
+            report = validate_checkpoint(ckpt, reference)
+            assert watch.opened() == set()  # neither payload was opened, let alone unpickled
+    else:
+        report = validate_checkpoint(ckpt, reference)
     assert not marker.exists()
     assert rules(report) == ["pickle-file", "pickle-file"]
     assert [v.file for v in report.violations] == ["pytorch_model.bin", "training_args.bin"]
@@ -449,3 +500,13 @@ def test_missing_reference_or_checkpoint_is_exit_2(ckpt: Path, reference: Path, 
     assert result.exit_code == 2 and "does not exist" in result.output
     with pytest.raises(LumeError):
         validate_checkpoint(ckpt, tmp_path / "nope")
+
+
+def test_every_rule_id_the_code_emits_is_documented_in_one_place() -> None:
+    package = Path(validate.__file__).parent
+    sources = "".join(p.read_text() for p in sorted(package.rglob("*.py")))
+    literal = r'(?:add|Violation|HeaderError)\(\s*"([a-z-]+)"|load_json\(\w+, "([a-z-]+)"\)'
+    emitted = {a or b for a, b in re.findall(literal, sources)}
+    assert {"empty", "symlink", "non-finite", "index", "tokenizer"} <= emitted  # the regex works
+    documented = set(re.findall(r"``([a-z-]+)``", validate.__doc__))
+    assert emitted <= documented, emitted - documented

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
+from baselines.losses import IGNORE
 from scorer.data.records import Item, MmluQuestion
 from scorer.official.mmlu_prompt import mmlu_prompt
 from starter_kit.mini.corpus import completion_text
 from starter_kit.mini.target import (
-    IGNORE,
     _batches,
     answer_example,
     document_example,

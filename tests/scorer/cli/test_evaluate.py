@@ -1,44 +1,22 @@
-"""The command lines: help, exit codes, one-line errors, nothing written on bad input."""
+"""``lume-score evaluate`` on bad input: exit 2, one line naming the fault, nothing written."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
 from pathlib import Path
 
-import pytest
-
+from scorer.contract import SPLITS, TASKS
 from scorer.data.files import write_items_parquet
 from scorer.data.records import Item
 
-
-def _run(module: str, *args: str) -> subprocess.CompletedProcess:
-    code = f"from {module} import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
-    )
-
-
-@pytest.mark.parametrize(
-    ("module", "args"),
-    [
-        ("scorer.cli", ["--help"]),
-        ("scorer.cli", ["evaluate", "--help"]),
-        ("starter_kit.cli", ["--help"]),
-        ("starter_kit.cli", ["mini", "build", "--help"]),
-        ("starter_kit.cli", ["demo", "--help"]),
-    ],
-)
-def test_help_explains_and_exits_zero(module: str, args: list[str]):
-    result = _run(module, *args)
-    assert result.returncode == 0
-    assert "Usage" in result.stdout and len(result.stdout.splitlines()) > 5
+from clis import assert_one_line_error
+from scoring import evaluate_args, lume_score, track_paths
 
 
 def _data_dir(root: Path) -> Path:
     items = []
-    for split in ("forget", "retain"):
-        for task in ("Task1", "Task2", "Task3"):
+    for split in SPLITS:
+        for task in TASKS:
             for kind in ("sc1", "qa0"):
                 items.append(Item(f"{split}{task}{kind}", "prompt", "answer", task, split))
     write_items_parquet(root / "forget.parquet", [i for i in items if i.split == "forget"])
@@ -46,19 +24,9 @@ def _data_dir(root: Path) -> Path:
     return root
 
 
-def _assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0]
-
-
 def test_evaluate_missing_data_is_one_line_and_writes_nothing(tmp_path: Path):
     out = tmp_path / "out"
-    result = _run(
-        "scorer.cli",
+    result = lume_score(
         "evaluate",
         str(tmp_path / "model"),
         "--data",
@@ -66,7 +34,7 @@ def test_evaluate_missing_data_is_one_line_and_writes_nothing(tmp_path: Path):
         "--out",
         str(out),
     )
-    _assert_one_line_error(result, "nope")
+    assert_one_line_error(result, "nope")
     assert not out.exists()
 
 
@@ -75,16 +43,15 @@ def test_evaluate_bad_row_names_file_row_and_field(tmp_path: Path):
     items = [Item("forgetTask1sc1", "prompt", "   ", "Task1", "forget")]
     write_items_parquet(data / "forget.parquet", items)
     out = tmp_path / "out"
-    result = _run("scorer.cli", "evaluate", str(tmp_path), "--data", str(data), "--out", str(out))
-    _assert_one_line_error(result, "forget.parquet", "row 1", "output")
+    result = lume_score("evaluate", str(tmp_path), "--data", str(data), "--out", str(out))
+    assert_one_line_error(result, "forget.parquet", "row 1", "output")
     assert not out.exists()
 
 
 def test_evaluate_without_a_model_is_one_line_and_writes_nothing(tmp_path: Path):
     data = _data_dir(tmp_path / "data")
     out = tmp_path / "out"
-    result = _run(
-        "scorer.cli",
+    result = lume_score(
         "evaluate",
         str(tmp_path / "empty"),
         "--data",
@@ -92,7 +59,7 @@ def test_evaluate_without_a_model_is_one_line_and_writes_nothing(tmp_path: Path)
         "--out",
         str(out),
     )
-    _assert_one_line_error(result, "config.json")
+    assert_one_line_error(result, "config.json")
     assert not out.exists()
 
 
@@ -102,8 +69,7 @@ def test_evaluate_refuses_a_pickle_only_checkpoint(tmp_path: Path):
     (model / "config.json").write_text('{"model_type": "olmo"}')
     (model / "pytorch_model.bin").write_bytes(b"not opened")
     data = _data_dir(tmp_path / "data")
-    result = _run(
-        "scorer.cli",
+    result = lume_score(
         "evaluate",
         str(model),
         "--data",
@@ -116,20 +82,6 @@ def test_evaluate_refuses_a_pickle_only_checkpoint(tmp_path: Path):
     assert not (tmp_path / "out").exists()
 
 
-def test_mini_build_rejects_a_missing_source(tmp_path: Path):
-    result = _run(
-        "starter_kit.cli",
-        "mini",
-        "build",
-        "--out",
-        str(tmp_path / "t"),
-        "--source",
-        str(tmp_path / "nowhere"),
-    )
-    _assert_one_line_error(result, "nowhere")
-    assert not (tmp_path / "t").exists()
-
-
 def test_evaluate_refuses_data_missing_a_component(tmp_path: Path):
     data = _data_dir(tmp_path / "data")
     items = [
@@ -138,8 +90,7 @@ def test_evaluate_refuses_data_missing_a_component(tmp_path: Path):
         for kind in ("sc1", "qa0")
     ]
     write_items_parquet(data / "forget.parquet", items)
-    result = _run(
-        "scorer.cli",
+    result = lume_score(
         "evaluate",
         str(tmp_path),
         "--data",
@@ -147,36 +98,8 @@ def test_evaluate_refuses_data_missing_a_component(tmp_path: Path):
         "--out",
         str(tmp_path / "out"),
     )
-    _assert_one_line_error(result, "forget Task3")
+    assert_one_line_error(result, "forget Task3")
     assert not (tmp_path / "out").exists()
-
-
-def test_baseline_rejects_an_unknown_method_and_missing_data(tmp_path: Path):
-    result = _run(
-        "starter_kit.cli",
-        "baseline",
-        "zz",
-        "--model",
-        str(tmp_path),
-        "--data",
-        str(tmp_path),
-        "--out",
-        str(tmp_path / "o"),
-    )
-    _assert_one_line_error(result, "zz")
-    result = _run(
-        "starter_kit.cli",
-        "baseline",
-        "ga",
-        "--model",
-        str(tmp_path),
-        "--data",
-        str(tmp_path / "nothing"),
-        "--out",
-        str(tmp_path / "o"),
-    )
-    _assert_one_line_error(result, "nothing")
-    assert not (tmp_path / "o").exists()
 
 
 def test_evaluate_refuses_a_truncated_checkpoint(tiny_track: Path, tmp_path: Path):
@@ -186,8 +109,7 @@ def test_evaluate_refuses_a_truncated_checkpoint(tiny_track: Path, tmp_path: Pat
     shutil.copytree(tiny_track / "model", model)
     weights = model / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    result = _run(
-        "scorer.cli",
+    result = lume_score(
         "evaluate",
         str(model),
         "--data",
@@ -195,5 +117,33 @@ def test_evaluate_refuses_a_truncated_checkpoint(tiny_track: Path, tmp_path: Pat
         "--out",
         str(tmp_path / "out"),
     )
-    _assert_one_line_error(result, "cannot load the model")
+    assert_one_line_error(result, "cannot load the model")
     assert not (tmp_path / "out").exists()
+
+
+def test_track_fills_the_evaluate_inputs(tiny_track: Path, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from scorer.cli.app import app
+
+    build = json.loads((tiny_track / "build.json").read_text())
+    model = str(track_paths(tiny_track)["model_dir"])
+    common = ["--max-new-tokens", "8", "--bootstrap", "0", "--no-cache", "--json"]
+    by_track = CliRunner().invoke(
+        app,
+        ["evaluate", model, "--track", "mini", "--root", str(tiny_track),
+         "--out", str(tmp_path / "t"), *common],
+    )  # fmt: skip
+    assert by_track.exit_code == 0, by_track.output
+    scores = json.loads((tmp_path / "t" / "scores.json").read_text())
+    assert scores["mmlu_threshold"] == build["mmlu_threshold"]
+    assert scores["mia_auc"] is not None and scores["mmlu"] is not None
+    explicit = lume_score(*evaluate_args(tiny_track, tmp_path / "e", "--json", *common[:-1]),
+                          "--mmlu-threshold", str(build["mmlu_threshold"]))  # fmt: skip
+    assert explicit.returncode == 0, explicit.stderr
+    assert (tmp_path / "e" / "scores.json").read_bytes() == (
+        tmp_path / "t" / "scores.json"
+    ).read_bytes()
+    missing = CliRunner().invoke(app, ["evaluate", model, "--out", str(tmp_path / "m")])
+    assert missing.exit_code == 2 and "--data" in missing.output
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,46 @@
+"""What validation found: one :class:`Violation` per problem, gathered in a report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a checkpoint may not be scored; ``rule`` is a stable id (see validate.py)."""
+
+    rule: str
+    file: str  # the file at fault, relative to the checkpoint; "" for the whole directory
+    message: str
+    tensor: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every violation and note of one validation, and how much was read to find them."""
+
+    checkpoint: str
+    reference: str
+    violations: list[Violation]
+    tensors_checked: int
+    bytes_checked: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the checkpoint from being scored."""
+        return not self.violations
+
+    def to_json(self) -> dict:
+        """The report as ``lume-score validate --json`` prints it and ``run.json`` keeps it."""
+        return {
+            "ok": self.ok,
+            "checkpoint": self.checkpoint,
+            "reference": self.reference,
+            "violations": [asdict(v) for v in self.violations],
+            "notes": list(self.notes),
+            "tensors_checked": self.tensors_checked,
+            "bytes_checked": self.bytes_checked,
+            "seconds": round(self.seconds, 3),
+        }

@@ -1,0 +1,130 @@
+"""The finiteness scan: every floating value of a safetensors file, streamed in bounded chunks.
+
+Plain reads into one reusable buffer (not mmap) keep the file out of the process's resident
+memory, so peak memory is one chunk whatever the checkpoint's size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from scorer.checkpoint.header import DTYPE_BYTES, HeaderError, TensorInfo
+from scorer.checkpoint.reading import open_regular
+
+if TYPE_CHECKING:
+    import torch
+
+ALIGNMENT = 8  # chunks hold whole values of every dtype
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """How many NaN and Inf values a tensor holds, and where the first one is."""
+
+    nan: int
+    inf: int
+    first: int  # flat element index of the first NaN or Inf
+
+
+def scan_finite(
+    path: Path,
+    tensors: dict[str, TensorInfo],
+    chunk_bytes: int,
+    advance: Callable[[int], None] = lambda _n: None,
+) -> Iterator[tuple[str, NonFinite | None]]:
+    """Each floating tensor of ``path`` (in file order) and its non-finite values, if any.
+
+    Reads ``chunk_bytes`` (rounded down to a multiple of 8, at least 8) at a time through
+    one buffer and calls ``advance(n)`` after each chunk of ``n`` bytes, so a progress bar
+    can follow a multi-gigabyte scan. Raises :class:`HeaderError` ``truncated`` if the file
+    ends before a tensor does.
+    """
+    import torch
+
+    torch_dtypes = {
+        "F16": torch.float16,
+        "BF16": torch.bfloat16,
+        "F32": torch.float32,
+        "F64": torch.float64,
+    }
+    chunk_bytes = max(ALIGNMENT, chunk_bytes - chunk_bytes % ALIGNMENT)
+    buffer = bytearray(chunk_bytes)
+    fd = open_regular(path)
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        for name, info in sorted(tensors.items(), key=lambda kv: kv[1].start):
+            if info.dtype not in torch_dtypes or info.end == info.start:
+                continue
+            where = f"{path.name}: tensor {name!r}"
+            chunks = _chunks(handle, buffer, info, torch_dtypes[info.dtype], where, advance)
+            yield name, count_non_finite(chunks)
+
+
+def count_non_finite(chunks: Iterable[torch.Tensor]) -> NonFinite | None:
+    """The NaN and Inf values of a tensor given as consecutive flat chunks; None if all finite.
+
+    A chunk's sum is finite only if every value is, so the exact count runs on bad chunks
+    only; a finite chunk whose sum overflows is counted and found clean.
+    """
+    import torch
+
+    nan = inf = 0
+    first = -1
+    done = 0  # values before this chunk
+    for values in chunks:
+        if not torch.isfinite(values.sum()):
+            nans, infs = torch.isnan(values), torch.isinf(values)
+            nan += int(nans.sum())
+            inf += int(infs.sum())
+            if first < 0 and (nans.any() or infs.any()):
+                first = done + int(torch.nonzero(nans | infs)[0, 0])
+        done += values.numel()
+    return NonFinite(nan, inf, first) if nan or inf else None
+
+
+def index_in(shape: tuple[int, ...], flat: int) -> list[int]:
+    """The position of flat (row-major) element ``flat`` in a tensor of ``shape``."""
+    position = []
+    for dim in reversed(shape):
+        position.append(flat % dim)
+        flat //= dim
+    return position[::-1]
+
+
+def _chunks(
+    handle: BinaryIO,
+    buffer: bytearray,
+    info: TensorInfo,
+    dtype: torch.dtype,
+    where: str,
+    advance: Callable[[int], None],
+) -> Iterator[torch.Tensor]:
+    """The tensor's values, one buffer-full at a time (each chunk is overwritten by the next)."""
+    import torch
+
+    view = memoryview(buffer)
+    width = DTYPE_BYTES[info.dtype]
+    handle.seek(info.start)
+    done = 0
+    while done < info.end - info.start:
+        want = min(len(buffer), info.end - info.start - done)
+        got = _read_exactly(handle, view[:want])
+        if got < want:
+            raise HeaderError("truncated", f"{where} ends early")
+        yield torch.frombuffer(buffer, dtype=dtype, count=got // width)
+        done += got
+        advance(got)
+
+
+def _read_exactly(handle: BinaryIO, view: memoryview) -> int:
+    """Fill ``view`` unless the file ends first; the number of bytes read."""
+    got = 0
+    while got < len(view):
+        n = handle.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got

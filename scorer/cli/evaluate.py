@@ -1,0 +1,151 @@
+"""``lume-score evaluate``: score a checkpoint the way the official script did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scorer.cli.console import one_line_errors, progress_bars, stdout
+from scorer.cli.options import ROOT_HELP, track_help
+from scorer.cli.tables import beyond_table, scores_table, summary_table, timings_table
+from scorer.errors import LumeError
+from scorer.tracks.fill import TrackOptions, fill
+
+
+@one_line_errors
+def evaluate_command(
+    model_dir: Annotated[Path, typer.Argument(help="Hugging Face checkpoint directory to score.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for scores.json and items.jsonl.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="LUME data: hub layout or forget/retain files."),
+    ] = None,
+    mia: Annotated[
+        Path | None, typer.Option("--mia", help="Directory with member.jsonl and nonmember.jsonl.")
+    ] = None,
+    mmlu: Annotated[
+        Path | None, typer.Option("--mmlu", help="MMLU directory (CSV or hub parquet layout).")
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Fold of the hub layout: validation (default) or train."),
+    ] = None,
+    track: Annotated[
+        str | None,
+        typer.Option(
+            "--track",
+            help=track_help(
+                "fills --data, --mia, --mmlu, --split and --mmlu-threshold from --root "
+                "(options given explicitly win)."
+            ),
+        ),
+    ] = None,
+    root: Annotated[Path, typer.Option("--root", help=ROOT_HELP)] = Path("."),
+    shots: Annotated[
+        int, typer.Option("--shots", min=0, help="MMLU shots from the dev split.")
+    ] = 5,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", min=1, help="Most tokens generated per item.")
+    ] = 256,
+    mmlu_threshold: Annotated[
+        float | None,
+        typer.Option("--mmlu-threshold", help="Flag MMLU below this (0.371 on the 7B track)."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16.")
+    ] = "auto",
+    batch_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-tokens",
+            min=256,
+            help="Token budget of one batch (memory only); default: from the free memory.",
+        ),
+    ] = None,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact", help="The official per-item loop (batch of one, model.generate): slow."
+        ),
+    ] = False,
+    check_exact: Annotated[
+        int,
+        typer.Option(
+            "--check-exact",
+            min=0,
+            help="Re-generate N random items the official way; write the agreement.",
+        ),
+    ] = 0,
+    bootstrap: Annotated[
+        int,
+        typer.Option("--bootstrap", min=0, help="Bootstrap replicates for 95% intervals (0: off)."),
+    ] = 1000,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep finished batches in OUT/cache: a killed run resumes where it stopped.",
+        ),
+    ] = True,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print scores.json to stdout.")
+    ] = False,
+) -> None:
+    """Generate greedily for every item, run the MIA and MMLU, and write the official score.
+
+    Writes OUT/scores.json (final_score, task_aggregate, mia_auc, mia_score, mmlu, the 12
+    components...), OUT/items.jsonl (one line per item with its generation and score),
+    OUT/mia.jsonl and OUT/timings.json.
+
+    Leave out --mia or --mmlu to skip them: the scores that need them are reported missing.
+    """
+    # heavy imports here, not at the top: --help must answer without torch
+    from scorer.data.files import write_bytes_atomic
+    from scorer.engine.parallel import current_world, leave
+    from scorer.evaluation.evaluate import evaluate
+    from scorer.evaluation.progress import PhaseTimer
+    from scorer.evaluation.settings import EvalSettings
+
+    given = TrackOptions(data=data, mia=mia, mmlu=mmlu, fold=split, mmlu_threshold=mmlu_threshold)
+    filled = fill(given, track, root).options
+    data, mia, mmlu = filled.data, filled.mia, filled.mmlu
+    split, mmlu_threshold = filled.fold, filled.mmlu_threshold
+    if data is None:
+        raise LumeError("--data is needed (or --track to fill it in)")
+    settings = EvalSettings(
+        fold=split or EvalSettings.fold,  # the default fold, defined once in EvalSettings
+        max_new_tokens=max_new_tokens,
+        shots=shots,
+        device=device,
+        dtype=dtype,
+        mmlu_threshold=mmlu_threshold,
+        batch_tokens=batch_tokens,
+        exact=exact,
+        check_exact=check_exact,
+        bootstrap=bootstrap,
+    )
+    timer = PhaseTimer()
+    world = current_world()
+    main_process = world.is_main
+    with progress_bars(enabled=not json_output and main_process) as bars:
+        scores = evaluate(
+            model_dir, data, out, mia, mmlu, settings, bars, timer, out / "cache" if cache else None
+        )
+    leave(world)
+    if not main_process:
+        return
+    write_bytes_atomic(
+        out / "timings.json", (json.dumps(timer.to_json(), indent=2) + "\n").encode()
+    )
+    if json_output:
+        print(json.dumps(scores, indent=2))
+        return
+    stdout.print(scores_table(scores))
+    stdout.print(summary_table(scores))
+    stdout.print(beyond_table(scores))
+    stdout.print(timings_table(timer))
+    stdout.print(f"wrote {out / 'scores.json'}, items.jsonl, mia.jsonl and timings.json")

@@ -1,0 +1,128 @@
+"""The three phases of a score over any engine: items (generation, item score, answer NLL),
+MIA (per-document NLL and attack scores) and MMLU (the next-token choice).
+
+A phase builds its inputs (the official prompts), asks the engine for the work, runs it
+through the job (cache, processes, progress) and turns the results into records. It never
+asks which engine it holds.
+"""
+
+from __future__ import annotations
+
+from scorer.beyond.attacks import DocumentStats, membership_scores
+from scorer.data.records import Item
+from scorer.engine.interface import ChoicePrompt, Engine
+from scorer.engine.token_stats import TokenStats
+from scorer.errors import LumeError
+from scorer.evaluation.job import Job
+from scorer.official.metrics import item_score, roc_auc
+from scorer.official.mmlu_prompt import (
+    accuracy,
+    answer_token_ids,
+    fitted_prompt,
+    mmlu_prompt,
+    shots_prefix,
+)
+from scorer.official.score import mia_score
+
+OPEN_INSTRUCT_PROMPT_LIMIT = 2048  # open-instruct drops shots until a prompt fits this
+
+
+def score_items(job: Job, engine: Engine, items: list[Item], phase: str = "items") -> list[dict]:
+    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``)."""
+    work = engine.answer_items([(i.input, i.output) for i in items], job.settings.max_new_tokens)
+    results = job.run(phase, work, lambda i: [items[i].input, items[i].output])
+    return [
+        {
+            "id": item.id,
+            "task": item.task,
+            "split": item.split,
+            "kind": item.kind,
+            "input": item.input,
+            "expected": item.output,
+            "generation": generation,
+            "score": item_score(item.kind, item.output, generation),
+            "nll": nll,
+        }
+        for item, (generation, nll) in zip(items, results)
+    ]
+
+
+def document_scores(job: Job, engine: Engine, texts: list[str]) -> list[dict]:
+    """Per document: the official mean NLL and every attack's membership score."""
+    for text, ids in zip(texts, engine.lm.tokenizer(list(texts))["input_ids"] if texts else []):
+        if len(ids) < 2:  # nothing to predict: the official NLL would be NaN
+            raise LumeError(f"MIA document {text[:40]!r}: fewer than 2 tokens, no NLL defined")
+
+    def keep(i: int, stats: TokenStats) -> dict:
+        doc = DocumentStats(stats.logprobs, stats.mu, stats.sigma, texts[i])
+        return {"nll": stats.mean_nll, **membership_scores(doc, job.settings.mia_k)}
+
+    return job.run("MIA", engine.document_stats(texts), texts.__getitem__, keep)
+
+
+def score_mia(job: Job, engine: Engine, mia: dict) -> tuple[dict, list[dict]]:
+    """The official MIA (loss attack AUC over members and nonmembers) and one row per
+    document for ``mia.jsonl``."""
+    docs = mia["member"] + mia["nonmember"]
+    scores = document_scores(job, engine, [d.document for d in docs])
+    n = len(mia["member"])
+    members, nonmembers = scores[:n], scores[n:]
+    auc = roc_auc([-s["nll"] for s in members], [-s["nll"] for s in nonmembers])  # members +
+    summary = {
+        "auc": auc,
+        "score": mia_score(auc),
+        "members": len(members),
+        "nonmembers": len(nonmembers),
+        "member_mean_nll": sum(s["nll"] for s in members) / len(members),
+        "nonmember_mean_nll": sum(s["nll"] for s in nonmembers) / len(nonmembers),
+    }
+    rows = [{"id": d.id, "member": i < n, **s} for i, (d, s) in enumerate(zip(docs, scores))]
+    return summary, rows
+
+
+def mmlu_prompts(
+    tokenizer, mmlu: dict, shots: int, limit: int
+) -> tuple[list[ChoicePrompt], list[int], list[int]]:
+    """Open-instruct's prompts (each with its subject's k-shot prefix), their answers and
+    how many shots each kept.
+
+    Every prompt with all its shots is counted in one batched tokenizer call; only one that
+    is too long goes through ``fitted_prompt``'s one-shot-less-at-a-time search.
+    """
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    asked = [
+        (subject, mmlu["dev"].get(subject, []), q)
+        for subject, questions in mmlu["test"].items()
+        for q in questions
+    ]
+    whole = [mmlu_prompt(s, dev[:shots], q) for s, dev, q in asked]
+    counts = [len(ids) for ids in tokenizer(whole, add_special_tokens=False)["input_ids"]]
+    prompts, answers, shots_used = [], [], []
+    for (subject, dev, q), prompt, n in zip(asked, whole, counts):
+        k = min(shots, len(dev))
+        if n > limit:
+            prompt, k = fitted_prompt(subject, dev, q, shots, count, limit)
+        prompts.append(ChoicePrompt(prompt, shots_prefix(subject, dev[:k])))
+        answers.append(q.answer)
+        shots_used.append(k)
+    return prompts, answers, shots_used
+
+
+def score_mmlu(job: Job, engine: Engine, mmlu: dict) -> dict:
+    """Open-instruct's MMLU: accuracy over every test question (micro average)."""
+    tokenizer = engine.lm.tokenizer
+    limit = min(OPEN_INSTRUCT_PROMPT_LIMIT, engine.lm.max_positions)
+    prompts, answers, shots_used = mmlu_prompts(tokenizer, mmlu, job.settings.shots, limit)
+    candidates = answer_token_ids(lambda s: tokenizer.encode(s, add_special_tokens=False))
+    work = engine.choices(prompts, candidates)
+    predictions = job.run("MMLU", work, lambda i: prompts[i].text)
+    return {
+        "accuracy": accuracy(predictions, answers),
+        "questions": len(prompts),
+        "subjects": len(mmlu["test"]),
+        "mean_shots": sum(shots_used) / len(shots_used),
+        "correct": [p == a for p, a in zip(predictions, answers)],
+    }

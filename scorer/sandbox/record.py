@@ -1,0 +1,163 @@
+"""The run's record, ``OUT/run.json``: what happened, what it cost, what was isolated.
+
+Built from the supervisor's record, the staged work directory, the validation report and
+the verdict; written atomically. The field names and their order are a file format that
+leaderboards and organizers read: change them only with the README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from scorer import __version__
+from scorer.checkpoint.report import ValidationReport
+from scorer.contract import UNLEARN_ARGUMENTS
+from scorer.data.files import write_bytes_atomic
+from scorer.sandbox.isolation import RunUser
+from scorer.sandbox.options import RunOptions
+from scorer.sandbox.protocol import EVENT_ISOLATION
+from scorer.sandbox.staging import Work
+from scorer.sandbox.verdict import Verdict
+
+LOG_TAIL_CHARS = 4000
+MAX_EVENTS_RECORDED = 20
+
+
+def log_tail(path: Path) -> str:
+    """The last characters of the submission's log: why it failed, at a glance in run.json."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - LOG_TAIL_CHARS * 4))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text[-LOG_TAIL_CHARS:]
+
+
+def isolation_record(
+    supervision: dict, user: RunUser | None, options: RunOptions, work: Work
+) -> dict:
+    """What isolation the run obtained (as the child reported it), never what was hoped for,
+    with notes on what a reader should not assume."""
+    reports = [e for e in supervision.get("events", []) if e.get("event") == EVENT_ISOLATION]
+    report = {k: v for k, v in reports[0].items() if k not in ("event", "at")} if reports else {}
+    notes = []
+    if os.geteuid() != 0:
+        notes.append(
+            "the runner is not root: the submission ran as the runner's own user, so "
+            "read-only copies and the runner's own files were protected by nothing but "
+            "permissions it could change"
+        )
+    elif user is None:
+        notes.append("the submission ran as root (--user root): nothing was out of its reach")
+    if not reports:
+        notes.append("the child reported no isolation (it ended before isolating)")
+    return {
+        "runner_uid": os.geteuid(),
+        "user": report.get("user"),
+        "network": report.get("network", {"cut": False, "why": "unknown"}),
+        "mounts": report.get("mounts"),
+        "no_new_privs": report.get("no_new_privs"),
+        "new_session": True,
+        "subreaper": True,
+        "cgroups": supervision["cgroups"],
+        "child_in_cgroup": supervision["child_in_cgroup"],
+        "kill_methods": supervision["kill_methods"],
+        "inputs": {
+            "model": f"read-only {work.model_staging}",
+            "forget_retain": "read-only copies",
+            "submission": "read-only copy",
+        },
+        "gpus": {
+            "granted": list(options.gpus),
+            "fenced": False,
+            "why": "only CUDA_VISIBLE_DEVICES limits the devices; the device files of other "
+            "GPUs are not closed to the submission",
+        },
+        "environment": sorted(supervision.get("environment_names", [])),
+        "notes": notes,
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_record(
+    options: RunOptions,
+    supervision: dict,
+    user: RunUser | None,
+    work: Work,
+    report: ValidationReport,
+    verdict: Verdict,
+) -> dict:
+    """run.json's body (``scores`` still None): the verdict, the usage, the isolation, the
+    validation and the log's tail. ``work`` must still exist (the submission is hashed)."""
+    status, reason, scored = verdict
+    memory = supervision["memory"]
+    peak = max(  # the largest of the measures: each misses something the others see
+        memory["peak_cgroup_bytes"] or 0,
+        memory["peak_rss_sum_bytes"],
+        memory["max_rss_one_process_bytes"],
+    )
+    return {
+        "submission": options.submission.name,
+        "submission_sha256": _sha256(work.submission),
+        "track": options.track,
+        "status": status,
+        "reason": reason,
+        "exit_code": supervision["exit_code"],
+        "ended_by": supervision["ended_by"],
+        "scored": scored,
+        "on_timeout": options.on_timeout,
+        "time_limit_seconds": options.time_limit,
+        "grace_seconds": options.grace,
+        "wall_seconds": supervision["wall_seconds"],
+        "returned_after_seconds": supervision["returned_after_seconds"],
+        "seconds_after_deadline": supervision["seconds_after_deadline"],
+        "cpu_seconds": supervision["cpu_seconds"],
+        "cpu_user_seconds": supervision["cpu_user_seconds"],
+        "cpu_system_seconds": supervision["cpu_system_seconds"],
+        "peak_memory_bytes": peak,
+        "memory": memory,
+        "gpu": supervision["gpu"] if options.gpus else None,
+        "processes_signalled": supervision["processes_signalled"],
+        "survivors": supervision["survivors"],
+        "isolation": isolation_record(supervision, user, options, work),
+        "validation": report.to_json(),
+        "scores": None,
+        "log": {
+            "file": "submission.log",
+            "bytes": supervision["log_bytes"],
+            "truncated": supervision["log_truncated"],
+            "tail": log_tail(options.out / "submission.log"),
+        },
+        "events": [e for e in supervision["events"] if e.get("event") != EVENT_ISOLATION][
+            :MAX_EVENTS_RECORDED
+        ],
+        "unlearn_arguments": list(UNLEARN_ARGUMENTS),
+    }
+
+
+def runner_record(
+    started: float, staged: float, supervised: float, validated: float, supervision: dict
+) -> dict:
+    """run.json's ``runner``: the kit's version and its own overhead, apart from the
+    submission's time (all arguments are ``time.time()`` stamps)."""
+    return {
+        "version": __version__,
+        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+        "staging_seconds": staged - started,
+        "supervisor_overhead_seconds": (supervised - staged) - supervision["wall_seconds"],
+        "validation_seconds": validated - supervised,
+        "overhead_seconds": (validated - started) - supervision["wall_seconds"],
+    }
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write run.json atomically: a reader sees the whole record or none."""
+    write_bytes_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))

@@ -1,0 +1,60 @@
+"""The verdict of a run: its status, the reason a person reads, and whether it is scored.
+
+Statuses: ``ok`` (returned, checkpoint valid), ``invalid`` (returned, checkpoint missing
+or invalid), ``timeout`` (killed at the time limit), ``oom`` (memory limit passed),
+``failed`` (raised, could not be imported, has no usable ``unlearn``, crashed).
+``scored``: ``ok``, or ``timeout`` with a valid checkpoint under the official rule
+(``on_timeout="score"``); never after ``oom`` or ``failed``. Pure: it reads the
+supervisor's record and the validation's answer, nothing else.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import NamedTuple
+
+from scorer.sandbox.protocol import REASONS, first_error
+
+STATUSES = ("ok", "timeout", "failed", "oom", "invalid")
+
+
+class Verdict(NamedTuple):
+    """A run's judgement; a tuple, so ``status, reason, scored = verdict`` reads it too."""
+
+    status: str
+    reason: str | None  # None when ok
+    scored: bool
+
+
+def decide(supervision: dict, validation_ok: bool, on_timeout: str) -> Verdict:
+    """The verdict from how the run ended and whether its checkpoint is valid: the one
+    place where the official rules (a timeout is scored if its checkpoint is valid) live."""
+    ended_by, code = supervision["ended_by"], supervision["exit_code"]
+    detail = first_error(supervision.get("events", []))
+    if ended_by == "timeout":
+        limit = supervision["deadline"] - supervision["start"]
+        reason = f"still running at the time limit ({limit:g} s): process tree ended"
+        if not validation_ok:
+            reason += "; the checkpoint present is not valid"
+        return Verdict("timeout", reason, validation_ok and on_timeout == "score")
+    if ended_by == "oom":
+        memory = supervision["memory"]
+        what = "GPU memory" if memory.get("gpu_over_limit") else "memory"
+        return Verdict("oom", f"{what} passed the limit ({memory.get('limit_bytes')} bytes)", False)
+    if ended_by == "interrupted":
+        return Verdict("failed", "the run was interrupted by the organizer", False)
+    if code == 0:
+        if validation_ok:
+            return Verdict("ok", None, True)
+        return Verdict(
+            "invalid", "unlearn() returned but the checkpoint is missing or invalid", False
+        )
+    if code in REASONS:
+        return Verdict("failed", REASONS[code] + (f": {detail}" if detail else ""), False)
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return Verdict("failed", f"the submission was killed by {name}", False)
+    return Verdict("failed", f"the submission exited with code {code}", False)

@@ -1,0 +1,148 @@
+"""The phases over either engine: the same records, the agreement check, and a cache that
+never hands one engine's results to the other."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from scorer.data.lume import load_lume
+from scorer.data.mia import load_mia
+from scorer.data.mmlu import load_mmlu
+from scorer.data.records import Item, MiaDocument
+from scorer.engine.batched import BatchedEngine
+from scorer.engine.cache import ResultCache
+from scorer.engine.model import LoadedModel, load_model
+from scorer.engine.reference import ReferenceEngine, answer_nll_one, generate_one
+from scorer.errors import LumeError
+from scorer.evaluation.agreement import check_exact
+from scorer.evaluation.job import Job
+from scorer.evaluation.phases import mmlu_prompts, score_items, score_mia, score_mmlu
+from scorer.evaluation.settings import EvalSettings
+from scorer.official.mmlu_prompt import fitted_prompt
+
+from scoring import track_paths
+from tiny import PAIRS
+
+ITEMS = [Item(f"r{k}sc1", i, o, "Task1", "forget") for k, (i, o) in enumerate(PAIRS)]
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_track: Path) -> LoadedModel:
+    return load_model(track_paths(tiny_track)["model_dir"], "cpu")
+
+
+def _job(cache_dir: Path | None = None, **settings) -> Job:
+    return Job(EvalSettings(**settings), ResultCache(cache_dir))
+
+
+def test_one_pass_gives_the_official_answer_nll_and_generation(lm: LoadedModel):
+    results = score_items(_job(max_new_tokens=12), BatchedEngine(lm, 4096), ITEMS)
+    for item, result in zip(ITEMS, results):
+        assert result["generation"] == generate_one(lm, item.input, 12)
+        official = answer_nll_one(lm, item.input, item.output)
+        if official is None:
+            assert result["nll"] is None
+        else:
+            assert result["nll"] == pytest.approx(official, abs=1e-5)
+    assert [r["nll"] is None for r in results] == [False, False, False, False, True]
+    assert list(results[0]) == ["id", "task", "split", "kind", "input", "expected",
+                                "generation", "score", "nll"]  # fmt: skip
+
+
+def test_both_engines_give_the_same_item_records(lm: LoadedModel):
+    job = _job(max_new_tokens=12)
+    fast = score_items(job, BatchedEngine(lm, 64), ITEMS)
+    slow = score_items(job, ReferenceEngine(lm), ITEMS)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "nll"} for r in rows]  # noqa: E731
+    assert strip(fast) == strip(slow)
+
+
+def test_the_agreement_check_counts_what_differs(lm: LoadedModel, tiny_track: Path):
+    items = [i for s in load_lume(track_paths(tiny_track)["data_dir"]).values() for i in s]
+    job = _job(max_new_tokens=8, check_exact=5)
+    results = score_items(job, BatchedEngine(lm, 4096), items)
+    agreement = check_exact(job, ReferenceEngine(lm), items, results)
+    assert agreement == {"items": 5, "identical_generations": 5, "fraction_identical": 1.0,
+                         "max_item_score_difference": 0.0}  # fmt: skip
+    tampered = [dict(r, generation="something else", score=r["score"] + 0.25) for r in results]
+    agreement = check_exact(job, ReferenceEngine(lm), items, tampered)
+    assert agreement["identical_generations"] == 0
+    assert agreement["max_item_score_difference"] == pytest.approx(0.25)
+    everything = check_exact(replace(job, settings=EvalSettings(max_new_tokens=8, check_exact=999)),
+                             ReferenceEngine(lm), items, results)  # fmt: skip
+    assert everything["items"] == len(items)
+
+
+def test_both_engines_give_the_same_mia_and_mmlu(lm: LoadedModel, tiny_track: Path):
+    paths = track_paths(tiny_track)
+    mia, mmlu = load_mia(paths["mia_dir"]), load_mmlu(paths["mmlu_dir"])
+    job = _job()
+    (fast, fast_rows), (slow, slow_rows) = (
+        score_mia(job, engine, mia) for engine in (BatchedEngine(lm, 256), ReferenceEngine(lm))
+    )
+    assert fast["auc"] == slow["auc"] and fast["members"] == len(mia["member"])
+    assert [r["id"] for r in fast_rows] == [r["id"] for r in slow_rows]
+    for a, b in zip(fast_rows, slow_rows):
+        assert a.keys() == b.keys()
+        assert a["member"] == b["member"]
+        assert a["nll"] == pytest.approx(b["nll"], abs=1e-5)
+    fast_mmlu = score_mmlu(job, BatchedEngine(lm, 256), mmlu)
+    assert fast_mmlu == score_mmlu(job, ReferenceEngine(lm), mmlu)
+    assert fast_mmlu["questions"] == sum(len(q) for q in mmlu["test"].values())
+
+
+def test_an_mia_document_needs_two_tokens(lm: LoadedModel):
+    mia = {"member": [MiaDocument("m", "x")], "nonmember": [MiaDocument("n", "y z w")]}
+    for engine in (BatchedEngine(lm, 256), ReferenceEngine(lm)):
+        with pytest.raises(LumeError, match="fewer than 2 tokens"):
+            score_mia(_job(), engine, mia)
+
+
+def test_mmlu_prompts_share_their_prefix_and_drop_shots_to_fit(lm: LoadedModel, tiny_track):
+    mmlu = load_mmlu(track_paths(tiny_track)["mmlu_dir"])
+    prompts, answers, shots = mmlu_prompts(lm.tokenizer, mmlu, 5, 2048)
+    asked = [(s, q) for s, qs in mmlu["test"].items() for q in qs]
+    assert answers == [q.answer for _, q in asked]
+    assert shots == [len(mmlu["dev"][s]) for s, _ in asked]  # every shot fits
+    assert all(p.text.startswith(p.shared_prefix) for p in prompts)
+    assert len({p.shared_prefix for p in prompts}) == len(mmlu["test"])  # one per subject
+
+    count = lambda t: len(lm.tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
+    limit = max(count(p.text) for p in prompts) - 1  # the longest prompt loses a shot
+    fitted, _, fewer = mmlu_prompts(lm.tokenizer, mmlu, 5, limit)
+    assert sum(fewer) < sum(shots)
+    for (subject, q), prompt, k in zip(asked, fitted, fewer):
+        assert (prompt.text, k) == fitted_prompt(subject, mmlu["dev"][subject], q, 5, count, limit)
+        assert prompt.text.startswith(prompt.shared_prefix)
+
+
+def _poison(cache_dir: Path) -> None:
+    """Every cached item generation becomes POISON, every cached document NLL 123."""
+    for entry in cache_dir.glob("*/*.json"):
+        record = json.loads(entry.read_text())
+        if entry.parent.name == "items":
+            record["result"] = [["POISON", None]] * len(record["result"])
+        else:
+            record["result"] = [dict(r, nll=123.0) for r in record["result"]]
+        entry.write_text(json.dumps(record))
+
+
+def test_one_engines_results_are_never_reused_by_the_other(lm, tiny_track, tmp_path: Path):
+    mia = load_mia(track_paths(tiny_track)["mia_dir"])
+    mia = {"member": mia["member"][:2], "nonmember": mia["nonmember"][:2]}
+    job = _job(tmp_path, max_new_tokens=4)
+    batched, exact = BatchedEngine(lm, 4096), ReferenceEngine(lm)
+    score_items(job, batched, ITEMS)
+    score_mia(job, batched, mia)
+    assert {p.name for p in tmp_path.iterdir()} == {"items", "MIA"}
+    _poison(tmp_path)
+    # the cache is really read: the same engine gets the poisoned entries back
+    assert {r["generation"] for r in score_items(job, batched, ITEMS)} == {"POISON"}
+    assert {r["nll"] for r in score_mia(job, batched, mia)[1]} == {123.0}
+    # the other engine computes its own, items and MIA alike
+    assert "POISON" not in {r["generation"] for r in score_items(job, exact, ITEMS)}
+    assert 123.0 not in {r["nll"] for r in score_mia(job, exact, mia)[1]}

@@ -13,9 +13,12 @@ class EvalSettings:
     time, one forward pass per MIA document and per MMLU prompt); ``check_exact`` re-runs
     that many random items that way and records the agreement; ``bootstrap`` is the number
     of bootstrap replicates for the 95% intervals (0: none); ``mia_k`` the Min-K% fraction.
+    ``fold`` is the fold scored; ``unlearned_fold`` the fold that ``unlearn()`` was given
+    (None: not known). The official protocol scores the fold that was unlearned.
     """
 
     fold: str = "validation"
+    unlearned_fold: str | None = None
     max_new_tokens: int = 256
     shots: int = 5
     device: str = "auto"

@@ -44,6 +44,18 @@ def beyond_official(
     return extra
 
 
+def fold_warnings(settings: EvalSettings) -> list[str]:
+    """Why these numbers may not be the official protocol's: a scored fold other than the
+    one that ``unlearn()`` was given measures forgetting of documents it never saw."""
+    if settings.unlearned_fold is None or settings.unlearned_fold == settings.fold:
+        return []
+    return [
+        f"the {settings.fold} fold was scored but unlearn() was given the "
+        f"{settings.unlearned_fold} fold: the official protocol scores the fold that was "
+        "unlearned (their documents are disjoint)"
+    ]
+
+
 def scores_record(
     results: list[dict],
     mia: dict | None,
@@ -72,6 +84,8 @@ def scores_record(
         "mia": mia,
         "mmlu_details": {k: v for k, v in mmlu.items() if k != "correct"} if mmlu else None,
         "items": len(results),
+        "folds": {"unlearned": settings.unlearned_fold, "scored": settings.fold},
+        "warnings": fold_warnings(settings),
         "settings": {k: v for k, v in asdict(settings).items() if k not in SPEED_ONLY},
         "beyond_official": extra,
     }

@@ -106,8 +106,9 @@ def demo(
 ) -> None:
     """Build (or reuse) the mini track, run the baselines on it and score everything.
 
-    Prints one table: the target and each baseline (mini preset, forget-train fold),
-    scored on the validation fold with the official formula. Files go to OUT/demo/.
+    Prints one table: the target and each baseline (mini preset), unlearned from the train
+    fold and scored on that same fold, as the official protocol did, with the official
+    formula. Files go to OUT/demo/.
     """
     from scorer.evaluation.evaluate import evaluate
     from scorer.evaluation.settings import EvalSettings
@@ -121,7 +122,8 @@ def demo(
     else:
         stderr.print(f"reusing the mini track in {out}")
     paths = build_paths(out, build)
-    settings = EvalSettings(fold=build["scored_fold"], mmlu_threshold=build["mmlu_threshold"])
+    fold = build["scored_fold"]  # unlearned and scored: the official protocol
+    settings = EvalSettings(fold=fold, unlearned_fold=fold, mmlu_threshold=build["mmlu_threshold"])
     demo_dir = out / "demo"
 
     def score(model_dir: Path, name: str) -> dict:
@@ -140,7 +142,7 @@ def demo(
     for name in DEMO_METHODS if baselines else ():
         stderr.print(f"unlearning with {name.upper()} (mini preset)")
         model_dir = demo_dir / name / "model"
-        run_baseline(name, paths["model_dir"], paths["data_dir"], model_dir, "train", "mini")
+        run_baseline(name, paths["model_dir"], paths["data_dir"], model_dir, fold, "mini")
         rows.append((name.upper(), score(model_dir, name)))
     stdout.print(scores_table(rows[0][1], title="Target (before unlearning)"))
     stdout.print(comparison_table(rows, title="Mini track: target and baselines"))
@@ -150,13 +152,35 @@ def demo(
 @one_line_errors
 def baseline(
     name: Annotated[str, typer.Argument(help=METHODS_HELP)],
-    model: Annotated[Path, typer.Option("--model", help="The model to unlearn from.")],
-    data: Annotated[Path, typer.Option("--data", help="LUME data (hub or submission layout).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the unlearned checkpoint.")],
-    fold: Annotated[str, typer.Option("--fold", help="Which fold to unlearn.")] = "train",
+    track: Annotated[
+        str | None,
+        typer.Option(
+            "--track",
+            help="mini, 1B, 7B or a .toml file: fills --model, --data, --fold and --preset from "
+            "--root (options given explicitly win).",
+        ),
+    ] = None,
+    root: Annotated[Path, typer.Option("--root", help="Where the track's directories lie.")] = (
+        Path(".")
+    ),
+    model: Annotated[
+        Path | None, typer.Option("--model", help="The model to unlearn from.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="LUME data (hub or submission layout).")
+    ] = None,
+    fold: Annotated[
+        str | None,
+        typer.Option("--fold", help="Which fold to unlearn: the track's, else train."),
+    ] = None,
     preset: Annotated[
-        str, typer.Option("--preset", help="reference (real models) or mini (the mini track).")
-    ] = "reference",
+        str | None,
+        typer.Option(
+            "--preset",
+            help="reference (real models) or mini (the tiny target): the track's, else reference.",
+        ),
+    ] = None,
     deadline_seconds: Annotated[
         float | None,
         typer.Option("--deadline", help="Leave a checkpoint within this many seconds."),
@@ -165,6 +189,19 @@ def baseline(
     """Run one baseline as the organizers would: its unlearn() on forget/retain directories."""
     if name not in METHODS:
         raise LumeError(f"baseline {name!r}: expected one of {', '.join(METHODS)}")
+    from scorer.tracks.fill import TrackOptions, fill
+
+    filled = fill(TrackOptions(model=model, data=data, fold=fold), track, root)
+    model, data = filled.options.model, filled.options.data
+    fold = filled.options.fold or "train"
+    if preset is None:
+        preset = filled.track.baseline_preset if filled.track else "reference"
+        stderr.print(f"preset {preset} ({'the track' if filled.track else 'the default'}'s)")
+    missing = [option for option, value in (("--model", model), ("--data", data)) if not value]
+    if missing:
+        raise LumeError(f"{' and '.join(missing)} needed (or --track to fill them in)")
+    if fold not in FOLDS:
+        raise LumeError(f"--fold {fold!r}: expected one of {', '.join(FOLDS)}")
     from starter_kit.baseline import run_baseline
 
     report = run_baseline(name, model, data, out, fold, preset, deadline_seconds)

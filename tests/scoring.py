@@ -17,9 +17,14 @@ def track_paths(track: Path) -> dict[str, Path]:
 def evaluate_args(track: Path, out: Path, *extra: str) -> list[str]:
     """``lume-score evaluate`` arguments that score the track's target into ``out``."""
     p = track_paths(track)
+    fold = read_build(track)["scored_fold"]  # unlearned and scored, as the track's protocol
     return [
         "evaluate",
         str(p["model_dir"]),
+        "--split",
+        fold,
+        "--unlearned-fold",
+        fold,
         "--data",
         str(p["data_dir"]),
         "--mia",

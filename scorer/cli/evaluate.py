@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from scorer.cli.console import one_line_errors, progress_bars, stdout
+from scorer.cli.console import one_line_errors, progress_bars, stderr, stdout
 from scorer.cli.options import ROOT_HELP, track_help
 from scorer.cli.tables import beyond_table, scores_table, summary_table, timings_table
+from scorer.contract import FOLDS
 from scorer.errors import LumeError
 from scorer.tracks.fill import TrackOptions, fill
 
@@ -31,7 +32,19 @@ def evaluate_command(
     ] = None,
     split: Annotated[
         str | None,
-        typer.Option("--split", help="Fold of the hub layout: validation (default) or train."),
+        typer.Option(
+            "--split",
+            help="The fold to score (hub layout): the track's, else train. The official "
+            "protocol scores the fold that unlearn() was given.",
+        ),
+    ] = None,
+    unlearned_fold: Annotated[
+        str | None,
+        typer.Option(
+            "--unlearned-fold",
+            help="The fold unlearn() was given (default: the track's), recorded in scores.json; "
+            "a warning when it is not the scored fold.",
+        ),
     ] = None,
     track: Annotated[
         str | None,
@@ -111,13 +124,18 @@ def evaluate_command(
     from scorer.evaluation.settings import EvalSettings
 
     given = TrackOptions(data=data, mia=mia, mmlu=mmlu, fold=split, mmlu_threshold=mmlu_threshold)
+    track_fold = fill(TrackOptions(), track, root).options.fold
     filled = fill(given, track, root).options
     data, mia, mmlu = filled.data, filled.mia, filled.mmlu
     split, mmlu_threshold = filled.fold, filled.mmlu_threshold
     if data is None:
         raise LumeError("--data is needed (or --track to fill it in)")
+    for option, value in (("--split", split), ("--unlearned-fold", unlearned_fold)):
+        if value is not None and value not in FOLDS:
+            raise LumeError(f"{option} {value!r}: expected one of {', '.join(FOLDS)}")
     settings = EvalSettings(
         fold=split or EvalSettings.fold,  # the default fold, defined once in EvalSettings
+        unlearned_fold=unlearned_fold or track_fold,
         max_new_tokens=max_new_tokens,
         shots=shots,
         device=device,
@@ -141,6 +159,8 @@ def evaluate_command(
     write_bytes_atomic(
         out / "timings.json", (json.dumps(timer.to_json(), indent=2) + "\n").encode()
     )
+    for warning in scores["warnings"]:
+        stderr.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if json_output:
         print(json.dumps(scores, indent=2))
         return

@@ -17,7 +17,7 @@ class EvalSettings:
     (None: not known). The official protocol scores the fold that was unlearned.
     """
 
-    fold: str = "validation"
+    fold: str = "train"  # the public forget set: what `lume baseline` unlearns by default
     unlearned_fold: str | None = None
     max_new_tokens: int = 256
     shots: int = 5

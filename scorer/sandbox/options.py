@@ -2,9 +2,10 @@
 
 ``build_options`` turns ``lume-score run``'s arguments into ``RunOptions`` (the command in
 ``scorer.cli`` is only its Typer signature). Explicit options always win over the track's;
-``--track`` without ``--forget``/``--retain`` gives ``unlearn()`` the track's ``train_fold``
-in the submission layout (``forget.parquet`` + ``forget.jsonl``), as the organizers handed
-them over. ``check_inputs`` finds every bad input before anything is written.
+``--track`` without ``--forget``/``--retain`` gives ``unlearn()`` the track's fold in the
+submission layout (``forget.parquet`` + ``forget.jsonl``), as the organizers handed them
+over, and ``--evaluate`` then scores that same fold (the official protocol).
+``check_inputs`` finds every bad input before anything is written.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class RunOptions:
     log_max_bytes: int = 64 * 2**20
     pass_env: tuple[str, ...] = ()
     track: str | None = None
+    unlearned_fold: str | None = None  # the track's fold, when the track gave forget/retain
     limits: Limits = field(default_factory=Limits)
     evaluate: EvaluateOptions | None = None
 
@@ -124,14 +126,17 @@ def build_options(
     filled = fill(given, track, root)
     model, time_limit, gpus = filled.options.model, filled.options.time_limit, filled.options.gpus
     threshold, fold = filled.options.mmlu_threshold, filled.options.fold
+    unlearned_fold = None
     if filled.paths is not None:
         paths = filled.paths
         if forget is None or retain is None:
             from scorer.data.lume import load_lume
 
-            lume = load_lume(paths.data, filled.options.train_fold)
+            lume = load_lume(paths.data, fold)
             forget_items = () if forget is not None else tuple(lume["forget"])
             retain_items = () if retain is not None else tuple(lume["retain"])
+        if forget is None and retain is None:
+            unlearned_fold = fold
         hide += [paths.data, paths.mia, paths.mmlu]  # the track's own, whatever --data says
         if evaluate is not None:
             options = filled.options
@@ -153,12 +158,16 @@ def build_options(
         gpus=parse_gpus(gpus),
         hide=tuple(p for p in hide if p.exists()),
         track=track,
-        evaluate=_evaluate_options(evaluate, threshold, fold),
+        unlearned_fold=unlearned_fold,
+        evaluate=_evaluate_options(evaluate, threshold, fold, unlearned_fold),
         **rest,
     )
 
 
-def _evaluate_options(choices: EvalChoices | None, threshold, fold) -> EvaluateOptions | None:
+def _evaluate_options(
+    choices: EvalChoices | None, threshold, fold, unlearned_fold
+) -> EvaluateOptions | None:
+    """Scoring settings: the scored fold is ``--split``, else the track's (the unlearned one)."""
     if choices is None:
         return None
     if choices.data is None:
@@ -166,7 +175,8 @@ def _evaluate_options(choices: EvalChoices | None, threshold, fold) -> EvaluateO
     from scorer.evaluation.settings import EvalSettings
 
     settings = EvalSettings(
-        fold=choices.split or fold or "validation",
+        fold=choices.split or fold or EvalSettings.fold,
+        unlearned_fold=unlearned_fold,
         shots=choices.shots,
         device=choices.device,
         dtype=choices.dtype,

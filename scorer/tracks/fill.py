@@ -20,8 +20,7 @@ class TrackOptions:
     data: Path | None = None
     mia: Path | None = None
     mmlu: Path | None = None
-    fold: str | None = None  # the scored fold
-    train_fold: str | None = None  # the fold handed to unlearn()
+    fold: str | None = None  # the fold handed to unlearn() and scored
     mmlu_threshold: float | None = None
     time_limit: float | None = None
     gpus: str | None = None  # "0,1": the first ``track.gpus`` indices
@@ -44,7 +43,6 @@ def track_defaults(track: Track, paths: TrackPaths) -> TrackOptions:
         mia=paths.mia,
         mmlu=paths.mmlu,
         fold=track.fold,
-        train_fold=track.train_fold,
         mmlu_threshold=paths.mmlu_threshold,
         time_limit=track.time_limit_seconds,
         gpus=",".join(str(i) for i in range(track.gpus)),

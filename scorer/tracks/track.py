@@ -1,10 +1,12 @@
 """Tracks as configuration: one small TOML file per track (``scorer/tracks/*.toml``).
 
 A track names its target model, data, MIA and MMLU sets (hub ids and local directory
-names), the time limit and GPU count of one ``unlearn()`` run, the scored fold, the fold
-given to ``unlearn()`` and the MMLU threshold. Local names are relative to a root
-directory (``--root``); the mini track's root is a ``lume mini build --out`` directory
-whose ``build.json`` (the track's ``manifest``) names them: ``local = "manifest:KEY"``.
+names), the time limit and GPU count of one ``unlearn()`` run, the one fold that is handed
+to ``unlearn()`` and then scored (the official protocol: the MIA members are forget
+documents of that fold), the MMLU threshold and the baselines' preset for its target.
+Local names are relative to a root directory (``--root``); the mini track's root is a
+``lume mini build --out`` directory whose ``build.json`` (the track's ``manifest``) names
+them: ``local = "manifest:KEY"``.
 A track is a bundled name (``mini``, ``1B``, ``7B``) or the path of a TOML file.
 """
 
@@ -34,7 +36,7 @@ TOP_KEYS = frozenset(
         "time_limit_seconds",
         "gpus",
         "fold",
-        "train_fold",
+        "baseline_preset",
         "mmlu_threshold",
         *SOURCES,
     }
@@ -58,7 +60,7 @@ class Track:
     time_limit_seconds: float
     gpus: int
     fold: str
-    train_fold: str
+    baseline_preset: str  # the baselines' hyper-parameters made for this target
     mmlu_threshold: float | str | None  # a number, "manifest", or None (not filtered)
     manifest: str | None
     path: Path
@@ -120,6 +122,12 @@ def parse_track(text: str, path: Path) -> Track:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise _fail(path, f"not valid TOML: {err}") from None
+    if "train_fold" in table:
+        raise _fail(
+            path,
+            "train_fold is gone: a track names one fold, handed to unlearn() and scored "
+            "(the official protocol)",
+        )
     unknown = set(table) - TOP_KEYS
     if unknown:
         raise _fail(path, f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -127,11 +135,10 @@ def parse_track(text: str, path: Path) -> Track:
     gpus = table.get("gpus", 0)
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
         raise _fail(path, f"gpus must be a whole number >= 0, not {gpus!r}")
-    folds = {}
-    for key, default in (("fold", "validation"), ("train_fold", "train")):
-        folds[key] = table.get(key, default)
-        if folds[key] not in FOLDS:
-            raise _fail(path, f"{key} must be one of {', '.join(FOLDS)}, not {folds[key]!r}")
+    fold = table.get("fold", "train")
+    if fold not in FOLDS:
+        raise _fail(path, f"fold must be one of {', '.join(FOLDS)}, not {fold!r}")
+    preset = _string(path, table, "baseline_preset", required=False) or "reference"
     threshold = table.get("mmlu_threshold")
     if threshold == "manifest":
         if manifest is None:
@@ -151,8 +158,8 @@ def parse_track(text: str, path: Path) -> Track:
         mmlu=_source(path, table, "mmlu", manifest),
         time_limit_seconds=_number(path, table, "time_limit_seconds"),
         gpus=gpus,
-        fold=folds["fold"],
-        train_fold=folds["train_fold"],
+        fold=fold,
+        baseline_preset=preset,
         mmlu_threshold=threshold,
         manifest=manifest,
         path=path,

@@ -182,8 +182,10 @@ def build_mini_track(
         _write_data(staging, data)
         losses = _train(staging, data, options, progress)
         trained = time.perf_counter()
-        fold = "validation" if "validation" in options.source_folds else options.source_folds[0]
-        settings = EvalSettings(fold=fold)
+        # the fold the track hands to unlearn() and scores: the MIA members are its forget
+        # documents (a build from one fold of a source scores that fold)
+        fold = "train" if "train" in options.source_folds else options.source_folds[0]
+        settings = EvalSettings(fold=fold, unlearned_fold=fold)
         scores = evaluate(
             staging / "model",
             staging / "dataset",

@@ -55,11 +55,12 @@ def test_a_track_fills_the_model_the_budget_and_the_sets_handed_over(
     options = _build(tmp_path / "out", tiny_track, gpus="")
     assert options.model == tiny_track / "model"
     assert options.time_limit == 300 and options.gpus == () and options.track == "mini"
-    train = load_lume(tiny_track / "dataset", "train")  # the track's train_fold
+    train = load_lume(tiny_track / "dataset", "train")  # the track's fold
     assert options.forget is None and options.forget_items == tuple(train["forget"])
     assert options.retain_items == tuple(train["retain"])
     assert tiny_track / "dataset" in options.hide  # the track's own data stays hidden
     assert options.evaluate is None
+    assert options.unlearned_fold == "train"
 
 
 def test_explicit_options_win_over_the_tracks(tiny_track: Path, tmp_path: Path):
@@ -68,13 +69,15 @@ def test_explicit_options_win_over_the_tracks(tiny_track: Path, tmp_path: Path):
     assert options.time_limit == 42 and options.grace == 0.5
     assert options.forget == forget and options.forget_items == ()
     assert options.retain is None and options.retain_items  # the track still fills this one
+    assert options.unlearned_fold is None  # a forget set of the caller's: its fold is unknown
 
 
 def test_evaluate_takes_the_tracks_data_fold_and_threshold(tiny_track: Path, tmp_path: Path):
     options = _build(tmp_path / "out", tiny_track, evaluate=EvalChoices(shots=0))
     ev = options.evaluate
     assert ev.data == tiny_track / "dataset" and ev.mia == tiny_track / "dataset" / "mia_data"
-    assert ev.settings.fold == "validation" and ev.settings.shots == 0
+    assert ev.settings.fold == "train" and ev.settings.shots == 0  # what unlearn() was given
+    assert ev.settings.unlearned_fold == "train"
     assert ev.settings.mmlu_threshold == 0.125  # the tiny track's build.json
     chosen = _build(tmp_path / "out", tiny_track, evaluate=EvalChoices(mmlu_threshold=0.5))
     assert chosen.evaluate.settings.mmlu_threshold == 0.5

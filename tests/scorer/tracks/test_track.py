@@ -28,7 +28,7 @@ def test_official_tracks_match_the_challenge_and_the_data_cards():
     seven, one = load_track("7B"), load_track("1B")
     for track in (seven, one):
         assert track.time_limit_seconds == 3600 and track.gpus == 8
-        assert (track.fold, track.train_fold) == ("validation", "train")
+        assert (track.fold, track.baseline_preset) == ("train", "reference")
         assert track.data.hub_id == card_hub_id("lume-dataset.md")
         assert track.mia.hub_id == track.data.hub_id
         assert track.mmlu.hub_id == "cais/mmlu"
@@ -49,6 +49,8 @@ def test_official_track_resolves_under_its_root(tmp_path: Path):
 def test_mini_track_reads_its_build_manifest(tiny_track: Path):
     track = load_track("mini")
     assert track.gpus == 0 and track.time_limit_seconds == 300
+    # one fold, handed to unlearn() and scored: its forget documents are the MIA members
+    assert (track.fold, track.baseline_preset) == ("train", "mini")
     paths = resolve(track, tiny_track)
     build = json.loads((tiny_track / "build.json").read_text())
     assert paths.model == tiny_track / build["model_dir"]
@@ -103,6 +105,7 @@ local = "u"
         (lambda t: t.replace("= 10", "= -5"), "time_limit_seconds must be a positive number"),
         (lambda t: 'gpus = "8"\n' + t, "gpus must be a whole number"),
         (lambda t: 'fold = "test"\n' + t, "fold must be one of train, validation"),
+        (lambda t: 'train_fold = "train"\n' + t, "a track names one fold, handed to unlearn()"),
         (lambda t: "mmlu_threshold = 1.5\n" + t, "mmlu_threshold must be in"),
         (lambda t: t.replace('local = "m"', 'local = "manifest:model_dir"'), "names no manifest"),
         (lambda t: t.replace('name = "t"', "name = 3"), "name must be a non-empty string"),

@@ -29,11 +29,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_target_memorized_its_world(mini_track: Path):
-    """The README's numbers, on the validation fold: regurgitation 1.00 on every task,
-    knowledge >= 0.875, MIA AUC 1.00, utility 1.00."""
+    """The README's numbers, on the train fold (the track's: unlearned and scored):
+    regurgitation 1.00 on every task, knowledge >= 0.875, MIA AUC 1.00, utility 1.00."""
     build = read_build(mini_track)
     scores = build["target_scores"]
-    assert build["scored_fold"] == "validation"
+    assert build["scored_fold"] == "train"
+    assert build["target_scores"]["folds"] == {"unlearned": "train", "scored": "train"}
     for split in SPLITS:
         for task in TASKS:
             assert scores[split][task]["regurgitation"] == pytest.approx(1.0), (split, task)

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from baselines.methods import METHODS
 from baselines.presets import PRESET_ENV
-from starter_kit.cli import DEMO_METHODS, app
+from starter_kit.cli.app import app
+from starter_kit.cli.demo import DEMO_METHODS
 
 from clis import assert_one_line_error, hard_breaks, probe, single_line_breaks
 
@@ -19,6 +20,9 @@ HELP_PAGES = (
     ["mini", "build"],
     ["demo"],
     ["baseline"],
+    ["download"],
+    ["prepare"],
+    ["check-submission"],
 )
 
 
@@ -39,10 +43,15 @@ def test_help_explains_exits_zero_and_imports_no_torch(page: list[str], tmp_path
     ("args", "needles"),
     [
         (["baseline", "--model", "m", "--data", "d", "--out", "o"], ["Missing argument"]),
-        (["baseline", "ga", "--data", "d", "--out", "o"], ["Missing option '--model'"]),
+        (["baseline", "ga", "--data", "d", "--out", "o"], ["--model needed"]),
         (["demo", "--bogus"], ["No such option: --bogus", "lume demo --help"]),
         (["mini", "build", "--epochs", "0"], ["--epochs"]),
         (["baseline", "zz", "--model", "m", "--data", "d", "--out", "o"], ["'zz'", "simnpo"]),
+        (["download", "--bogus"], ["No such option: --bogus", "lume download --help"]),
+        (["download", "--track"], ["--track", "requires an argument"]),
+        (["prepare", "--root"], ["--root", "requires an argument"]),
+        (["check-submission"], ["Missing argument"]),
+        (["check-submission", "s.py", "--out"], ["--out", "requires an argument"]),
     ],
 )
 def test_argument_errors_are_one_line_exit_2_and_import_no_torch(
@@ -117,3 +126,18 @@ def test_help_wraps_at_the_terminal_width_only(page: list[str], columns: int):
     assert result.exit_code == 0
     assert max(len(line) for line in result.output.splitlines()) == columns
     assert hard_breaks(result.output, columns) == []
+
+
+def test_baseline_takes_model_data_fold_and_preset_from_the_track(
+    tiny_track: Path, tmp_path: Path, clean_environment: pytest.MonkeyPatch
+):
+    clean_environment.setenv("LUME_BASELINE_EPOCHS", "1")
+    out = tmp_path / "ga"
+    args = ["baseline", "ga", "--track", "mini", "--root", str(tiny_track), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "preset mini (the track's), fold train" in result.output  # the mini target's preset
+    assert (out / "config.json").is_file()
+    given = CliRunner().invoke(app, [*args, "--preset", "reference", "--fold", "validation"])
+    assert given.exit_code == 0, given.output
+    assert "preset reference (given), fold validation" in given.output  # explicit wins

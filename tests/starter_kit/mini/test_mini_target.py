@@ -19,8 +19,8 @@ from scorer.engine.generation import generate
 from scorer.engine.model import load_model
 from scorer.official.mmlu_prompt import answer_token_ids, mmlu_prompt
 from scorer.official.score import ItemResult, component_means, task_aggregate
-from starter_kit.cli import DEMO_METHODS
-from starter_kit.cli import app as lume_app
+from starter_kit.cli.app import app as lume_app
+from starter_kit.cli.demo import DEMO_METHODS
 from starter_kit.mini.build import read_build
 
 from scoring import evaluate_args, lume_score, track_paths

@@ -166,3 +166,46 @@ def is_alive(pid: int) -> bool:
     """Whether ``pid`` runs now (one small read: cheap enough for a tight kill loop)."""
     entry = process_entry(pid)
     return entry is not None and entry[1] not in GONE_STATES
+
+
+def processes_of_uid(uid: int) -> set[int]:
+    """Live processes whose real or effective uid is ``uid``: a run's identity owns none
+    once the run is over."""
+    found = set()
+    for proc in os.scandir("/proc"):
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{proc.name}/status", "rb") as handle:
+                status = handle.read()
+            fields = {}
+            for line in status.splitlines():
+                name, _, value = line.partition(b":")
+                fields[name] = value.split()
+            if uid in (int(fields[b"Uid"][0]), int(fields[b"Uid"][1])) and fields[b"State"][
+                0
+            ] not in (b"Z", b"X"):
+                found.add(int(proc.name))
+    return found
+
+
+def tmpfs_used_bytes(pid: int, paths: tuple[str, ...]) -> int:
+    """Bytes used in the file systems at ``paths`` as process ``pid`` sees them (its own
+    mount namespace, through ``/proc/PID/root``): a run's private tmpfs, whose pages no
+    resident set counts. A vanished process counts 0."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.statvfs(f"/proc/{pid}/root{path}")
+            total += (st.f_blocks - st.f_bfree) * st.f_frsize
+    return total
+
+
+def executable_name(pid: int) -> str | None:
+    """The file name of the program ``pid`` runs (``/proc/PID/exe``), None when unreadable:
+    the supervisor tells bubblewrap's own processes from the submission's by it (a name
+    the process cannot change, unlike its ``comm``)."""
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return None

@@ -5,15 +5,15 @@ Static checks first (pure, nothing of the submission runs): the file parses, def
 here. Then ``lume-score run`` (its command line, a subprocess: the judge's stable entry
 point) under the track's budget with ``--evaluate``: the checkpoint it leaves is validated
 and scored, and the record (``run.json``) becomes a verdict: would be scored, or not and
-why. On a participant's own machine the run is not isolated (``--isolation none``, when
-the judge has that option): the submission is the participant's own code.
+why. The run is isolated with bubblewrap as the organizers' is; where bubblewrap is missing
+or cannot create namespaces it falls back to ``--isolation none`` with a notice (the
+submission is the participant's own code).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-import inspect
 import json
 import subprocess
 import sys
@@ -23,7 +23,7 @@ from pathlib import Path
 from scorer.contract import UNLEARN_ARGUMENTS
 from scorer.errors import LumeError
 
-LOCAL_ISOLATION = "none"
+LOCAL_ISOLATION = "none"  # the fallback where bubblewrap cannot run
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,18 @@ def static_checks(submission: Path) -> list[Check]:
 # ------------------------------------------------------------------ the run
 
 
-def judge_has_isolation_option() -> bool:
-    """Whether ``lume-score run`` takes ``--isolation`` (the sandbox is being reworked)."""
-    from scorer.cli import run as run_cli
+def local_isolation() -> tuple[str, str | None]:
+    """The isolation the organizers use (bubblewrap) where it works on this machine, else
+    ``none`` and why: a participant's laptop may lack bubblewrap or user namespaces."""
+    from scorer.sandbox.bwrap import find_bwrap, probe
 
-    return "isolation" in inspect.signature(run_cli.run_command).parameters
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return LOCAL_ISOLATION, "bubblewrap is not installed"
+    complaint = probe(bwrap)
+    if complaint is not None:
+        return LOCAL_ISOLATION, f"bubblewrap cannot isolate here ({complaint})"
+    return "bwrap", None
 
 
 def run_judge(

@@ -69,3 +69,32 @@ def with_placeholder(name: str, tmp_path: Path, old: str, new: str) -> Path:
     source = tmp_path / f"{name}.py"
     source.write_text((SUBMISSIONS / f"{name}.py").read_text().replace(old, new))
     return source
+
+
+RUN_IN_ANOTHER_PROCESS = """
+import json, sys
+from pathlib import Path
+from scorer.sandbox.options import RunOptions
+from scorer.sandbox.runner import run_submission
+args = json.loads(sys.argv[1])
+paths = {k: Path(v) for k, v in args.pop("paths").items()}
+record = run_submission(RunOptions(**paths, **args))
+print(json.dumps({"status": record["status"], "run_id": record["run_id"]}))
+"""
+
+
+def start_run(submission: Path, out: Path, model: Path, sets: tuple[Path, Path], **options):
+    """A run in another interpreter (two runs at the same time, as on a judge's node):
+    the ``Popen``; its stdout's last line is the status and run id."""
+    import json
+    import subprocess
+    import sys
+
+    paths = {"submission": submission, "out": out, "model": model}
+    paths |= {"forget": sets[0], "retain": sets[1]}
+    args = {"paths": {k: str(v) for k, v in paths.items()}, **options}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_IN_ANOTHER_PROCESS, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )

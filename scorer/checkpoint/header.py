@@ -45,18 +45,31 @@ class HeaderError(Exception):
         self.rule = rule
 
 
-def read_header(path: Path) -> dict[str, TensorInfo]:
+def read_header(
+    path: Path, max_bytes: int = MAX_HEADER_BYTES, max_tensors: int | None = None
+) -> dict[str, TensorInfo]:
     """Tensor name → dtype, shape and absolute byte range, read from the header only.
 
-    Only the header is read, so a checkpoint of any size is described in constant memory.
+    Only the header is read, so a checkpoint of any size is described in constant memory;
+    a header over ``max_bytes`` is never read, one of more than ``max_tensors`` entries
+    never parsed further (``too-many-tensors``).
     """
     fd = open_regular(path)
     with os.fdopen(fd, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         length = header_length(path.name, handle.read(LENGTH_BYTES), size)
+        if length > max_bytes:
+            raise HeaderError(
+                "too-many-tensors",
+                f"{path.name}: header of {length} bytes, more than the {max_bytes} allowed",
+            )
         raw = handle.read(length)
     if len(raw) < length:  # the file shrank since it was measured
         raise HeaderError("truncated", _past_the_end(path.name, length, size))
+    if max_tensors is not None and raw.count(b'"data_offsets"') > max_tensors:
+        raise HeaderError(
+            "too-many-tensors", f"{path.name}: more than {max_tensors} tensors in its header"
+        )
     return parse_header(path.name, raw, size)
 
 

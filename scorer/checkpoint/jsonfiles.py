@@ -64,13 +64,12 @@ def json_diff(ours: object, theirs: object, path: str = "") -> list[tuple[str, o
 
 
 def same(a: object, b: object) -> bool:
-    """JSON equality: 1 == 1.0 (re-serialization may change it), but true != 1."""
+    """JSON equality with exact types: 3 != 3.0 (a loader that accepts 3.0 for a layer count
+    still breaks on it), true != 1."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if _is_number(a) and _is_number(b):
-        return a == b
     return type(a) is type(b) and a == b
 
 
@@ -114,7 +113,3 @@ def remote_code_hooks(value: object, path: str = "") -> Iterator[tuple[str, obje
 
 def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

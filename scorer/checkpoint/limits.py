@@ -27,6 +27,22 @@ class Limits:
     weight_factor: float = 2.2
     other_slack_bytes: int = 4 * MiB
     chunk_bytes: int = 16 * MiB
+    max_tensors: int | None = None  # per weight file; None: 2 x the reference's + 16
+    header_bytes_per_tensor: int = 1024  # a header entry is ~150 bytes; the header's cap
+
+
+def tensor_limit(reference: Reference, limits: Limits) -> int:
+    """The most tensors one weight file may describe; a header describing more is refused
+    before it is parsed (a flood of empty tensors costs the judge memory and time)."""
+    if limits.max_tensors is not None:
+        return limits.max_tensors
+    return 2 * len(reference.tensors) + 16
+
+
+def header_byte_limit(reference: Reference, limits: Limits) -> int:
+    """The most bytes a weight file's header may take: room for :func:`tensor_limit`
+    entries (and their metadata), far below the safetensors library's 100 MB."""
+    return tensor_limit(reference, limits) * limits.header_bytes_per_tensor + 64 * 1024
 
 
 def total_limit(reference: Reference, limits: Limits) -> int:

@@ -38,9 +38,33 @@ class ValidationReport:
             "ok": self.ok,
             "checkpoint": self.checkpoint,
             "reference": self.reference,
-            "violations": [asdict(v) for v in self.violations],
+            "violations": [asdict(v) for v in shown_violations(self.violations)],
+            "violations_left_out": left_out(self.violations),
             "notes": list(self.notes),
             "tensors_checked": self.tensors_checked,
             "bytes_checked": self.bytes_checked,
             "seconds": round(self.seconds, 3),
         }
+
+
+MAX_PER_RULE = 20  # a report shows the first violations of each rule and counts the rest
+
+
+def shown_violations(violations: list[Violation], per_rule: int = MAX_PER_RULE) -> list[Violation]:
+    """The first ``per_rule`` violations of each rule, in their order: a checkpoint with
+    100,000 bad tensors gives a report of a few kilobytes, not 21 MB."""
+    seen: dict[str, int] = {}
+    shown = []
+    for violation in violations:
+        seen[violation.rule] = seen.get(violation.rule, 0) + 1
+        if seen[violation.rule] <= per_rule:
+            shown.append(violation)
+    return shown
+
+
+def left_out(violations: list[Violation], per_rule: int = MAX_PER_RULE) -> dict[str, int]:
+    """How many violations of each rule the report leaves out."""
+    counts: dict[str, int] = {}
+    for violation in violations:
+        counts[violation.rule] = counts.get(violation.rule, 0) + 1
+    return {rule: n - per_rule for rule, n in sorted(counts.items()) if n > per_rule}

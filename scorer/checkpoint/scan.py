@@ -64,19 +64,26 @@ def scan_finite(
 
 
 def count_non_finite(chunks: Iterable[torch.Tensor]) -> NonFinite | None:
-    """The NaN and Inf values of a tensor given as consecutive flat chunks; None if all finite.
+    """The NaN and Inf values of a tensor given as consecutive flat chunks, in the dtype the
+    scorer computes in: a value past the bfloat16 range (an F64 1e300, an F32 3.4e38) is
+    finite on disk but inf once loaded, and counts as inf. None if all are finite there.
 
-    A chunk's sum is finite only if every value is, so the exact count runs on bad chunks
-    only; a finite chunk whose sum overflows is counted and found clean.
+    A chunk whose largest magnitude is within the range is clean (NaN fails the test), so
+    the exact count runs on bad chunks only.
     """
     import torch
 
+    limit = torch.finfo(torch.bfloat16).max  # the narrowest range the scorer loads into
     nan = inf = 0
     first = -1
     done = 0  # values before this chunk
     for values in chunks:
-        if not torch.isfinite(values.sum()):
-            nans, infs = torch.isnan(values), torch.isinf(values)
+        # compared in float32 (an F64 beyond its range becomes inf, as the loader makes it;
+        # and a limit compared in float16 would itself be inf)
+        values = values.to(torch.float32)
+        if not bool(values.abs().max() <= limit):
+            nans = torch.isnan(values)
+            infs = ~nans & ~(values.abs() <= limit)
             nan += int(nans.sum())
             inf += int(infs.sum())
             if first < 0 and (nans.any() or infs.any()):

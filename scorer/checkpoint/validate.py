@@ -49,6 +49,19 @@ applies it in brackets, under ``scorer.checkpoint``):
   finite (``non-finite``) [rules.tensors, scan].
 - A weight file the safetensors library would refuse is ``empty``, ``truncated`` (the
   header or data run past the end) or ``not-safetensors``, never a crash [header].
+- ``too-many-tensors``: a header larger than room for
+  :func:`~scorer.checkpoint.limits.tensor_limit` entries is never read, one naming more
+  tensors never parsed (a flood of empty tensors) [header, limits].
+- JSON values compare with their exact types (``3.0`` is not ``3``); the config fields
+  that may differ must keep their types (``use_cache`` a boolean) and ``return_dict``
+  must stay true (``config``) [jsonfiles, rules.configs]. Values count as ``non-finite``
+  when they are not finite in the dtype the scorer computes in (an F64 value beyond the
+  float32 or bfloat16 range becomes inf there) [scan].
+- ``trial`` (the judge's runs): with nothing else wrong, the configuration is loaded as
+  the scorer loads it, shrunk to one narrow layer and run on four tokens; the logits must
+  come out with their shape and finite [rules.trial].
+- The report shows the first violations of each rule and counts the rest
+  (``violations_left_out``) [report].
 """
 
 from __future__ import annotations
@@ -66,6 +79,7 @@ from scorer.checkpoint.rules.index import weight_layout
 from scorer.checkpoint.rules.inspection import Inspection, ProgressFactory, no_progress
 from scorer.checkpoint.rules.tensors import check_tensors
 from scorer.checkpoint.rules.tokenizer import check_tokenizer
+from scorer.checkpoint.rules.trial import check_trial
 from scorer.errors import ModelError
 
 
@@ -74,8 +88,10 @@ def validate_checkpoint(
     reference: str | Path,
     limits: Limits = Limits(),
     progress: ProgressFactory | None = None,
+    trial: bool = False,
 ) -> ValidationReport:
-    """Every reason the checkpoint may not be scored, as a report.
+    """Every reason the checkpoint may not be scored, as a report; with ``trial``, its
+    configuration is also run forward at a tiny scale (imports transformers).
 
     The organizer runs this before loading a stranger's checkpoint, so it never raises
     for a bad checkpoint; it raises :class:`ModelError` (exit 2) when the reference is
@@ -107,6 +123,8 @@ def validate_checkpoint(
         check_tensors(inspection, shards, weight_map, scan=within_total)
         if not within_total:
             inspection.notes.append("values not checked for NaN/Inf: the checkpoint is too large")
+        if trial:
+            check_trial(inspection)
     return ValidationReport(
         checkpoint=str(root),
         reference=str(ref.path),

@@ -68,16 +68,17 @@ def run_command(
         ),
     ] = None,
     root: Annotated[Path, typer.Option("--root", help=ROOT_HELP)] = Path("."),
-    user: Annotated[
-        str, typer.Option("--user", help="Unprivileged user the submission runs as (when root).")
-    ] = "nobody",
+    isolation: Annotated[
+        str,
+        typer.Option(
+            "--isolation",
+            help="bwrap: the submission sees only its inputs, the interpreter and its own "
+            "directories (needs bubblewrap); none: no view, only for a trusted local run.",
+        ),
+    ] = "bwrap",
     work_dir: Annotated[
         Path | None,
         typer.Option("--work-dir", help="Where to stage the run (default: inside --out)."),
-    ] = None,
-    hide: Annotated[
-        list[Path] | None,
-        typer.Option("--hide", help="A directory the submission must not see (repeatable)."),
     ] = None,
     pass_env: Annotated[
         list[str] | None,
@@ -106,10 +107,10 @@ def run_command(
 ) -> None:
     """Run a submission's unlearn() under a time, memory and GPU budget, and judge it.
 
-    The submission runs in a child process: its own session, a scrubbed environment (no
-    tokens or credentials; HF offline), an unprivileged user when run as root, no network,
-    private /tmp, read-only copies of its inputs. At the time limit its whole process tree
-    is ended (SIGTERM, --grace, SIGKILL).
+    The submission runs under bubblewrap: it sees only the interpreter, its read-only
+    inputs and its own directories; own PID, network, IPC, UTS and mount namespaces; a uid
+    of its own; no capability; a seccomp filter; a scrubbed environment (HF offline). At
+    the time limit its whole process tree is ended (SIGTERM, --grace, SIGKILL).
 
     The checkpoint it left is validated; with --evaluate it is scored. Writes OUT/run.json
     (status ok, timeout, failed, oom or invalid; wall, CPU, memory, GPU; isolation;
@@ -139,9 +140,8 @@ def run_command(
         gpu_memory_limit_gb=gpu_memory_limit,
         on_timeout=on_timeout,
         grace=grace,
-        user=user,
+        isolation=isolation,
         work_dir=work_dir,
-        hide=tuple(hide or ()),
         pass_env=tuple(pass_env or ()),
     )
     with progress_bars(enabled=not json_output) as bars:
@@ -149,7 +149,10 @@ def run_command(
     if json_output:
         print(json.dumps(record, indent=2))
     else:
-        stdout.print(run_table(record))
+        from scorer.sandbox.terminal import printable_record
+
+        shown = printable_record(record)  # the submission's strings, escaped
+        stdout.print(run_table(shown))
         if record["scores"] is not None:
             stdout.print(summary_table(record["scores"]))
         stdout.print(f"wrote {out / 'run.json'}")

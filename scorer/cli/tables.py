@@ -172,23 +172,26 @@ def run_table(record: dict) -> Table:
             + (f"{busy:.1f} busy GPU-s" if busy is not None else f"not measured: {gpu['why_not']}"),
         )
     isolation = record["isolation"]
-    user = isolation.get("user") or {}
     network = isolation.get("network") or {}
+    seccomp = isolation.get("seccomp") or {}
     table.add_row(
         "isolation",
-        f"user {user.get('name') or user.get('uid')}, network "
+        f"{isolation.get('mode', '?')}, uid {isolation.get('run_uid', '?')}, network "
         + ("cut" if network.get("cut") else f"open ({network.get('why')})")
+        + ", seccomp "
+        + ("yes" if seccomp.get("installed") else "no")
         + ", cgroup "
         + ("yes" if isolation.get("child_in_cgroup") else "no"),
     )
     validation = record["validation"]
     violations = validation["violations"]
-    table.add_row(
-        "checkpoint",
-        "valid"
-        if validation["ok"]
-        else f"{len(violations)} violation(s); first: {violations[0]['message']}",
-    )
+    if validation["ok"]:
+        verdict = "valid"
+    elif violations:
+        verdict = f"{len(violations)} violation(s); first: {violations[0]['message']}"
+    else:
+        verdict = "invalid"
+    table.add_row("checkpoint", verdict)
     table.add_row("log", f"{record['log']['file']} ({record['log']['bytes']} bytes)")
     return table
 

@@ -1,8 +1,8 @@
 """The process that runs a submission: isolate, import the file, call ``unlearn()``.
 
-Started by the supervisor as root (``python -I -m scorer.sandbox.child SPEC``); it carries
-out the isolation plan (``scorer.sandbox.isolation``) before any submission code runs, then
-imports the submission and calls the official
+Started by the supervisor (inside bubblewrap's view, ``python -I -m scorer.sandbox.child
+SPEC``); before any submission code runs it becomes the run's own user and reports what it
+is (``scorer.sandbox.isolation.become``), then imports the submission and calls the official
 ``unlearn(input_path_to_unlearning_candidate_model, output_path_to_write_unlearned_model,
 path_to_forget_set, path_to_retain_set)``. Its exit code says how far it got; one line per
 event on the status pipe says why (both in ``scorer.sandbox.protocol``).
@@ -92,14 +92,16 @@ def load_unlearn(path: str, status: StatusPipe):
 
 
 def main(argv: list[str]) -> None:
-    """Isolate, load and call the submission named by the spec file ``argv[1]``; exit."""
-    with open(argv[1], encoding="utf-8") as handle:
-        spec = json.load(handle)
+    """Become the run's user, load and call the submission named by the spec ``argv[1]``
+    (JSON); exit."""
+    spec = json.loads(argv[1])
     status = StatusPipe(spec["status_fd"])
-    from scorer.sandbox.isolation import isolate
+    from scorer.sandbox.isolation import become
+    from scorer.sandbox.linux import set_no_new_privs
 
     try:
-        report = isolate(spec["isolation"])
+        set_no_new_privs()  # bwrap has set it already; without bwrap, here
+        report = become(spec.get("user"))
     except OSError as err:
         status.send(EVENT_ERROR, phase="isolation", error=_one_line(err))
         print(f"lume: could not isolate the submission: {err}", file=sys.stderr)

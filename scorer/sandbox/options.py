@@ -11,7 +11,6 @@ over, and ``--evaluate`` then scores that same fold (the official protocol).
 from __future__ import annotations
 
 import os
-import pwd
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,11 +18,11 @@ from scorer.checkpoint.limits import Limits
 from scorer.checkpoint.reference import load_reference
 from scorer.contract import split_files
 from scorer.errors import LumeError
-from scorer.sandbox.isolation import RunUser, is_secret
+from scorer.sandbox.isolation import is_secret
 from scorer.tracks.fill import TrackOptions, fill
 
 ON_TIMEOUT = ("score", "discard")
-DEFAULT_USER = "nobody"
+ISOLATION = ("bwrap", "none")
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,9 @@ class RunOptions:
     gpu_memory_limit_gb: float | None = None
     on_timeout: str = "score"
     grace: float = 3.0
-    user: str | None = DEFAULT_USER  # who runs the submission when the runner is root
+    isolation: str = "bwrap"  # the whitelist view; "none" only for a trusted, local run
     work_dir: Path | None = None  # default: OUT/.lume-work (same file system as OUT)
-    hide: tuple[Path, ...] = ()  # directories the submission must not see
-    namespaces: bool = True  # own mount + network namespaces
-    private_tmp: bool = True  # fresh /tmp, /var/tmp, /dev/shm (needs namespaces)
+    hide: tuple[Path, ...] = ()  # out of view anyway under bwrap (the view is a whitelist)
     cgroups: bool = True
     pids_max: int | None = 16384
     log_max_bytes: int = 64 * 2**20
@@ -212,20 +209,6 @@ def with_absolute_paths(options: RunOptions) -> RunOptions:
     )
 
 
-def resolve_user(options: RunOptions) -> RunUser | None:
-    """The account that runs the submission: only when the runner is root (no one else
-    can drop privileges), and never root itself."""
-    if os.geteuid() != 0 or not options.user:
-        return None
-    try:
-        entry = pwd.getpwnam(options.user)
-    except KeyError:
-        raise LumeError(f"--user {options.user}: no such user") from None
-    if entry.pw_uid == 0:
-        return None
-    return RunUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
-
-
 def check_inputs(options: RunOptions) -> None:
     """Every bad input is found here, before anything is written (exit 2, no run.json)."""
     sub = options.submission
@@ -266,6 +249,23 @@ def check_inputs(options: RunOptions) -> None:
     for name in options.pass_env:
         if is_secret(name):
             raise LumeError(f"--pass-env {name}: looks like a secret; it is never passed")
+    if options.isolation not in ISOLATION:
+        raise LumeError(f"--isolation {options.isolation}: expected bwrap or none")
+    if options.isolation == "bwrap":
+        from scorer.sandbox.bwrap import find_bwrap, probe
+
+        bwrap = find_bwrap()
+        if bwrap is None:
+            raise LumeError(
+                "bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or "
+                "--isolation none for a trusted local run (the submission then sees the machine)"
+            )
+        complaint = probe(bwrap)
+        if complaint is not None:
+            raise LumeError(
+                f"bubblewrap cannot create the sandbox here ({complaint}); run as root or "
+                "allow user namespaces, or --isolation none for a trusted local run"
+            )
     out = options.out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LumeError(f"--out {out}: exists and is not an empty directory")
@@ -276,4 +276,3 @@ def check_inputs(options: RunOptions) -> None:
         ev = options.evaluate
         settings = ev.settings or EvalSettings()
         load_inputs(ev.data, ev.mia, ev.mmlu, settings.fold)
-    resolve_user(options)

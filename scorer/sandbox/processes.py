@@ -67,8 +67,10 @@ class RunProcesses:
         return not any(self.find() or self.groups.populated() for _ in range(2))
 
     def terminate(self, pids: set[int]) -> None:
-        """SIGTERM: ask ``pids`` (and whatever the cgroup holds) to end, and remember it."""
-        pids = pids | self.groups.pids()
+        """SIGTERM: ask ``pids`` (and whatever the cgroup holds) to end, and remember it.
+        bubblewrap's own processes are left out: one that ends takes the whole PID
+        namespace with it at once, and the submission would lose its grace period."""
+        pids = {p for p in pids | self.groups.pids() if procfs.executable_name(p) != "bwrap"}
         signal_all(pids, signal.SIGTERM)
         self.signalled["SIGTERM"] |= pids
 

@@ -39,44 +39,61 @@ def log_tail(path: Path) -> str:
 
 
 def isolation_record(
-    supervision: dict, user: RunUser | None, options: RunOptions, work: Work
+    supervision: dict, user: RunUser | None, options: RunOptions, plan: dict
 ) -> dict:
-    """What isolation the run obtained (as the child reported it), never what was hoped for,
-    with notes on what a reader should not assume."""
+    """What isolation the run had: the view it was given (``plan``) and what the child read
+    back from the kernel once it ran (its ids, capabilities, no_new_privs, seccomp, its pid
+    in its own namespace), never what was hoped for; with notes on what not to assume."""
     reports = [e for e in supervision.get("events", []) if e.get("event") == EVENT_ISOLATION]
     report = {k: v for k, v in reports[0].items() if k not in ("event", "at")} if reports else {}
     notes = []
-    if os.geteuid() != 0:
+    if plan.get("mode") != "bwrap":
         notes.append(
-            "the runner is not root: the submission ran as the runner's own user, so "
-            "read-only copies and the runner's own files were protected by nothing but "
-            "permissions it could change"
+            "--isolation none: the submission ran as the runner's user and saw the whole "
+            "machine (files, network, other processes); for trusted, local runs only"
         )
-    elif user is None:
-        notes.append("the submission ran as root (--user root): nothing was out of its reach")
+    elif os.geteuid() != 0:
+        notes.append(
+            "the runner is not root: the submission ran as the runner's own user, so the "
+            "runner's own files were protected by nothing but the view"
+        )
     if not reports:
         notes.append("the child reported no isolation (it ended before isolating)")
+    elif plan.get("mode") == "bwrap" and not report.get("no_new_privs"):
+        notes.append("no_new_privs was not in force")
     return {
+        "mode": plan.get("mode"),
         "runner_uid": os.geteuid(),
+        "run_uid": user.uid if user else None,
         "user": report.get("user"),
-        "network": report.get("network", {"cut": False, "why": "unknown"}),
-        "mounts": report.get("mounts"),
+        "groups": report.get("groups"),
+        "capabilities": report.get("capabilities"),
         "no_new_privs": report.get("no_new_privs"),
+        "seccomp": {**plan.get("seccomp", {"installed": False}), "kernel": report.get("seccomp")},
+        "pid_in_sandbox": report.get("pid"),
+        "hostname": report.get("hostname"),
+        "namespaces": plan.get("namespaces", []),
+        "network": {"cut": "network" in plan.get("namespaces", [])},
+        "view": plan.get("visible"),
+        "die_with_parent": plan.get("die_with_parent", False),
         "new_session": True,
         "subreaper": True,
         "cgroups": supervision["cgroups"],
         "child_in_cgroup": supervision["child_in_cgroup"],
         "kill_methods": supervision["kill_methods"],
+        "uid_processes_left": supervision.get("uid_processes_left", []),
         "inputs": {
-            "model": f"read-only {work.model_staging}",
+            "model": "read-only, staged",
             "forget_retain": "read-only copies",
             "submission": "read-only copy",
         },
         "gpus": {
             "granted": list(options.gpus),
-            "fenced": False,
-            "why": "only CUDA_VISIBLE_DEVICES limits the devices; the device files of other "
-            "GPUs are not closed to the submission",
+            "device_files": (plan.get("visible") or {}).get("devices", []),
+            "fenced": plan.get("mode") == "bwrap",
+            "why": "only the granted GPUs' device files exist in the view"
+            if plan.get("mode") == "bwrap"
+            else "only CUDA_VISIBLE_DEVICES limits the devices",
         },
         "environment": sorted(supervision.get("environment_names", [])),
         "notes": notes,
@@ -94,6 +111,7 @@ def build_record(
     work: Work,
     report: ValidationReport,
     verdict: Verdict,
+    plan: dict,
 ) -> dict:
     """run.json's body (``scores`` still None): the verdict, the usage, the isolation, the
     validation and the log's tail. ``work`` must still exist (the submission is hashed)."""
@@ -127,7 +145,7 @@ def build_record(
         "gpu": supervision["gpu"] if options.gpus else None,
         "processes_signalled": supervision["processes_signalled"],
         "survivors": supervision["survivors"],
-        "isolation": isolation_record(supervision, user, options, work),
+        "isolation": isolation_record(supervision, user, options, plan),
         "validation": report.to_json(),
         "scores": None,
         "log": {

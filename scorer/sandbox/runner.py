@@ -2,17 +2,19 @@
 
 One call (:func:`run_submission`) does what the official organizers did by hand:
 1. checks the inputs (``scorer.sandbox.options``; a bad one is a ``LumeError``: exit 2,
-   nothing written);
-2. stages a work directory (``scorer.sandbox.staging``; inside ``OUT`` by default, so the
-   checkpoint is renamed out of it for free);
+   nothing written) and reserves the run's own uid (``scorer.sandbox.identity``);
+2. stages a work directory (``scorer.sandbox.staging``) and the submission's view of the
+   machine (``scorer.sandbox.bwrap``: a whitelist; ``--isolation none`` for a trusted run);
 3. starts the supervisor (``scorer.sandbox.supervisor``), which starts the child
    (``scorer.sandbox.child``), holds it to the wall-clock and memory budget, ends its whole
    process tree and accounts for CPU, memory and GPU;
-4. moves the checkpoint to ``OUT/checkpoint``, removes what an unfinished save left
-   (hidden entries), gives it back to the runner's user, validates it against the
-   reference (``scorer.checkpoint.validate``), decides the verdict
-   (``scorer.sandbox.verdict``) and, with ``evaluate``, scores it;
-5. writes ``OUT/run.json`` atomically (``scorer.sandbox.record``).
+4. once no process of the run is left, freezes the checkpoint into new root-owned files
+   with their hashes (``scorer.sandbox.freeze``), validates that copy
+   (``scorer.checkpoint.validate``), decides the verdict (``scorer.sandbox.verdict``) and,
+   with ``evaluate``, scores exactly the hashed bytes;
+5. writes ``OUT/run.json`` atomically (``scorer.sandbox.record``). Everything it writes is
+   root's (umask 077): no later run can read it.
+Whatever the submission did, the run ends with a ``run.json`` and a status.
 """
 
 from __future__ import annotations
@@ -26,64 +28,138 @@ import time
 import uuid
 from pathlib import Path
 
+from scorer.checkpoint.limits import total_limit
+from scorer.checkpoint.reference import load_reference
+from scorer.checkpoint.report import ValidationReport, Violation
 from scorer.checkpoint.validate import validate_checkpoint
 from scorer.contract import DEADLINE_VARIABLE
-from scorer.sandbox.isolation import (
-    TMP_DIRS,
-    interpreter_paths,
-    plan_isolation,
-    scrubbed_environment,
-)
-from scorer.sandbox.options import (
-    EvaluateOptions,
-    RunOptions,
-    check_inputs,
-    resolve_user,
-    with_absolute_paths,
-)
+from scorer.sandbox import bwrap
+from scorer.sandbox.freeze import FreezeLimits, Frozen, freeze, verify
+from scorer.sandbox.identity import Lease, end_processes_of, lease_uid
+from scorer.sandbox.isolation import RunUser, scrubbed_environment
+from scorer.sandbox.options import EvaluateOptions, RunOptions, check_inputs, with_absolute_paths
 from scorer.sandbox.record import build_record, runner_record, write_record
-from scorer.sandbox.staging import (
-    SubmissionInputs,
-    Work,
-    remove_tree,
-    settle,
-    stage,
-    take_checkpoint,
-)
-from scorer.sandbox.verdict import decide
+from scorer.sandbox.seccomp import compile_filter
+from scorer.sandbox.staging import SubmissionInputs, Work, remove_tree, stage
+from scorer.sandbox.supervisor import SECCOMP_FD_PLACEHOLDER
+from scorer.sandbox.terminal import one_line
+from scorer.sandbox.verdict import Verdict, decide
 
 GB = 10**9
+INSIDE = bwrap.SANDBOX_ROOT  # where the staged files are seen inside the sandbox
 
 
-def hidden_dirs(options: RunOptions) -> list[str]:
-    """The directories the submission must not see: the shared temporary directories (a
-    fresh one replaces each), ``--hide``'s and the held-out data of ``--evaluate``."""
-    hide = (list(TMP_DIRS) if options.private_tmp else []) + [str(p) for p in options.hide]
-    if options.evaluate is not None:
-        ev = options.evaluate
-        hide += [str(p) for p in (ev.data, ev.mia, ev.mmlu) if p is not None]
-    return hide
+def sandbox_paths(work: Work, isolation: str) -> dict[str, str]:
+    """The paths the child is handed: under ``/lume`` inside bwrap, the host's without."""
+    if isolation != "bwrap":
+        names = ("cwd", "submission", "model", "output", "forget", "retain", "home", "tmp")
+        return {name: str(getattr(work, name)) for name in names}
+    return {
+        "cwd": f"{INSIDE}/cwd",
+        "submission": f"{INSIDE}/submission.py",
+        "model": f"{INSIDE}/model",
+        "output": f"{INSIDE}/outbox/checkpoint",
+        "forget": f"{INSIDE}/forget",
+        "retain": f"{INSIDE}/retain",
+        "home": f"{INSIDE}/home",
+        "tmp": "/tmp",
+    }
+
+
+def sandbox_view(options: RunOptions, work: Work) -> bwrap.View:
+    """The whitelist: the interpreter and packages, the staged inputs, the run's own dirs."""
+    read_only = [(p, p) for p in bwrap.interpreter_paths()]
+    read_only += [
+        (str(work.submission), f"{INSIDE}/submission.py"),
+        (str(work.model), f"{INSIDE}/model"),
+        (str(work.forget), f"{INSIDE}/forget"),
+        (str(work.retain), f"{INSIDE}/retain"),
+    ]
+    writable = [
+        (str(work.output.parent), f"{INSIDE}/outbox"),
+        (str(work.home), f"{INSIDE}/home"),
+        (str(work.cwd), f"{INSIDE}/cwd"),
+    ]
+    memory = int(options.memory_limit_gb * GB) if options.memory_limit_gb else None
+    return bwrap.View(
+        read_only=tuple(read_only),
+        writable=tuple(writable),
+        devices=bwrap.gpu_devices(options.gpus),
+        tmpfs_bytes=memory,
+        cwd=INSIDE,  # the child enters its own cwd once it is the run's user
+    )
+
+
+def child_command(
+    options: RunOptions, work: Work, user: RunUser | None
+) -> tuple[list[str], dict, str | None]:
+    """The child's argv prefix (the spec is appended by the supervisor), the isolation
+    plan for run.json, and the seccomp program's file (None: no filter)."""
+    python = [sys.executable, "-I", "-m", "scorer.sandbox.child"]
+    if options.isolation != "bwrap":
+        return python, {"mode": "none", "why": "--isolation none (a trusted, local run)"}, None
+    program, how = compile_filter()
+    seccomp_path = None
+    if program is not None:
+        seccomp_path = str(work.control / "seccomp.bpf")
+        Path(seccomp_path).write_bytes(program)
+    files = {}
+    uid, gid = (user.uid, user.gid) if user else (os.getuid(), os.getgid())
+    for name, content in bwrap.etc_files(uid, gid).items():
+        host = work.control / Path(name).name
+        host.write_text(content)
+        host.chmod(0o444)
+        files[name] = str(host)
+    view = sandbox_view(options, work)
+    executable = bwrap.find_bwrap()
+    argv = bwrap.bwrap_argv(
+        executable, view, files, SECCOMP_FD_PLACEHOLDER if seccomp_path else None, python
+    )
+    if os.geteuid() != 0:  # no privileges to drop: a user namespace gives the rest
+        argv = [argv[0], "--unshare-user", *[a for a in argv[1:] if a not in _CAP_ADDS]]
+    plan = {
+        "mode": "bwrap",
+        "bwrap": executable,
+        "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+        + ([] if os.geteuid() == 0 else ["user"]),
+        "die_with_parent": True,
+        "new_session": True,
+        "seccomp": {"installed": seccomp_path is not None, "how": how},
+        "visible": {
+            "read_only": sorted({t for _, t in view.read_only} | {"/usr", "/etc/ld.so.cache"}),
+            "writable": [t for _, t in view.writable],
+            "private_tmpfs": list(bwrap.PRIVATE_TMPFS),
+            "tmpfs_bytes": view.tmpfs_bytes,
+            "devices": list(view.devices),
+            "etc": sorted(files),
+        },
+    }
+    return argv, plan, seccomp_path
+
+
+_CAP_ADDS = {"--cap-add", *bwrap.KEPT_CAPABILITIES}
 
 
 def supervisor_spec(
-    options: RunOptions, work: Work, env: dict[str, str], isolation_plan: dict, run_id: str
+    options: RunOptions,
+    work: Work,
+    env: dict[str, str],
+    argv: list[str],
+    seccomp_path: str | None,
+    user: RunUser | None,
+    run_id: str,
 ) -> dict:
     """What the supervisor is told (as JSON): the child to start and its spec, the budget,
     where to write the log and its result."""
-    child_spec_path = str(work.control / "child.json")
+    paths = sandbox_paths(work, options.isolation)
     return {
-        "argv": [sys.executable, "-I", "-m", "scorer.sandbox.child", child_spec_path],
+        "argv": argv,
+        "seccomp_path": seccomp_path,
         "env": env,
         "cwd": str(work.cwd),
-        "child_spec_path": child_spec_path,
         "child": {
-            "isolation": isolation_plan,
-            "cwd": str(work.cwd),
-            "submission": str(work.submission),
-            "model": str(work.model),
-            "output": str(work.output),
-            "forget": str(work.forget),
-            "retain": str(work.retain),
+            "user": {"name": user.name, "uid": user.uid, "gid": user.gid} if user else None,
+            **{k: paths[k] for k in ("cwd", "submission", "model", "output", "forget", "retain")},
         },
         "log_path": str(options.out / "submission.log"),
         "log_max_bytes": options.log_max_bytes,
@@ -105,7 +181,8 @@ def supervisor_spec(
 
 def supervise(spec: dict, spec_path: Path) -> dict:
     """Run the supervisor as its own interpreter (its children's CPU time is then the
-    submission's) and return its record; an interrupt here still ends the whole run."""
+    submission's) and return its record; an interrupt here still ends the whole run.
+    Raises ``RuntimeError`` when the supervisor itself failed."""
     spec_path.write_text(json.dumps(spec))
     spec_path.chmod(0o600)
     argv = [sys.executable, "-I", "-m", "scorer.sandbox.supervisor", str(spec_path)]
@@ -118,8 +195,61 @@ def supervise(spec: dict, spec_path: Path) -> dict:
         raise
     result = Path(spec["result_path"])
     if code != 0 or not result.is_file():
-        raise RuntimeError(f"the supervisor failed (exit code {code}); see its stderr above")
+        raise RuntimeError(f"the supervisor failed (exit code {code}); see its stderr")
     return json.loads(result.read_text())
+
+
+def failed_supervision(spec: dict, why: str, started: float) -> dict:
+    """The supervision record of a run whose supervisor itself failed: still a record."""
+    wall = time.time() - started
+    return {
+        "ended_by": "judge-error",
+        "judge_error": why,
+        "exit_code": None,
+        "start": started,
+        "deadline": started + float(spec["time_limit"]),
+        "ended_at": started + wall,
+        "returned_after_seconds": None,
+        "wall_seconds": wall,
+        "seconds_after_deadline": None,
+        "cpu_seconds": 0.0,
+        "cpu_user_seconds": 0.0,
+        "cpu_system_seconds": 0.0,
+        "memory": {
+            "limit_bytes": spec["memory_limit"],
+            "peak_cgroup_bytes": None,
+            "peak_rss_sum_bytes": 0,
+            "max_rss_one_process_bytes": 0,
+        },
+        "gpu": None,
+        "processes_signalled": {},
+        "kill_methods": [],
+        "survivors": [],
+        "child_in_cgroup": False,
+        "cgroups": {"v2": None, "v1": {}, "left_behind": [], "notes": [why]},
+        "events": [],
+        "log_bytes": 0,
+        "log_truncated": False,
+    }
+
+
+def _freeze_limits(options: RunOptions) -> FreezeLimits:
+    reference = load_reference(options.model)
+    return FreezeLimits(max_total_bytes=total_limit(reference, options.limits))
+
+
+def _validate(frozen: Frozen, options: RunOptions, progress) -> ValidationReport:
+    """The frozen copy's validation; a validator that fails is an invalid checkpoint with
+    the reason, never a crash of the judge."""
+    try:
+        report = validate_checkpoint(
+            frozen.path, options.model, options.limits, progress, trial=True
+        )
+    except Exception as err:  # noqa: BLE001 - whatever the checkpoint did to the validator
+        report = ValidationReport(str(frozen.path), str(options.model), [], 0, 0, 0.0)
+        report.violations.append(Violation("validator-error", "", one_line(err)))
+    report.violations[:0] = frozen.violations
+    return report
 
 
 def run_submission(options: RunOptions, progress=None) -> dict:
@@ -127,9 +257,25 @@ def run_submission(options: RunOptions, progress=None) -> dict:
     started = time.time()
     options = with_absolute_paths(options)
     check_inputs(options)
-    user = resolve_user(options)
+    previous = os.umask(0o077)  # every file the judge writes is its own
+    try:
+        isolated = options.isolation == "bwrap" and os.geteuid() == 0
+        lease = lease_uid() if isolated else None  # none: a trusted run, as the runner
+        try:
+            return _run(options, progress, started, lease)
+        finally:
+            if lease is not None:
+                lease.release()
+    finally:
+        os.umask(previous)
+
+
+def _run(options: RunOptions, progress, started: float, lease: Lease | None) -> dict:
+    user = lease.user if lease else None
     run_id = uuid.uuid4().hex
     out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    out.chmod(0o700)
     inputs = SubmissionInputs(
         submission=options.submission,
         model=options.model,
@@ -141,32 +287,53 @@ def run_submission(options: RunOptions, progress=None) -> dict:
     work = stage(inputs, options.work_dir or out, user, run_id)
     staged = time.time()
     try:
-        isolation_plan = plan_isolation(
-            options.namespaces, user, interpreter_paths() + [str(work.root)], hidden_dirs(options)
-        )
+        argv, plan, seccomp_path = child_command(options, work, user)
+        paths = sandbox_paths(work, options.isolation)
         env = scrubbed_environment(
-            os.environ, str(work.home), str(work.tmp), list(options.gpus), run_id, options.pass_env
+            os.environ, paths["home"], paths["tmp"], list(options.gpus), run_id, options.pass_env
         )
-        spec = supervisor_spec(options, work, env, isolation_plan, run_id)
-        supervision = supervise(spec, work.control / "supervisor.json")
-        supervision["environment_names"] = sorted({*env, DEADLINE_VARIABLE})
+        spec = supervisor_spec(options, work, env, argv, seccomp_path, user, run_id)
+        try:
+            supervision = supervise(spec, work.control / "supervisor.json")
+        except RuntimeError as err:
+            supervision = failed_supervision(spec, str(err), staged)
+        code = supervision["exit_code"]
+        if options.isolation == "bwrap" and code is not None and code > 128:
+            supervision["exit_code"] = 128 - code  # bwrap's 128+N: killed by signal N
+        added = {DEADLINE_VARIABLE} | ({"PWD"} if options.isolation == "bwrap" else set())
+        supervision["environment_names"] = sorted({*env, *added})  # PWD: bwrap's --chdir
+        supervision["uid_processes_left"] = end_processes_of(user.uid) if user else []
         supervised = time.time()
-        checkpoint, problems = take_checkpoint(work, out)
-        removed = settle(checkpoint)
-        report = validate_checkpoint(checkpoint, options.model, options.limits, progress)
-        report.violations.extend(problems)
+        frozen = freeze(work.output, out / "checkpoint", _freeze_limits(options))
+        report = _validate(frozen, options, progress)
         validated = time.time()
         verdict = decide(supervision, report.ok, options.on_timeout)
-        record = build_record(options, supervision, user, work, report, verdict)
-        record["removed_leftovers"] = removed
+        record = build_record(options, supervision, user, work, report, verdict, plan)
+        record["removed_leftovers"] = frozen.removed
+        record["checkpoint_sha256"] = frozen.sha256
         record["run_id"] = run_id
     finally:
         remove_tree(work.root)
+        out.chmod(0o700)
     record["runner"] = runner_record(started, staged, supervised, validated, supervision)
     if options.evaluate is not None and verdict.scored:
-        record["scores"] = _evaluate(checkpoint, options.evaluate, out, progress)
+        record.update(_score(frozen, options.evaluate, out, progress, verdict))
     write_record(out / "run.json", record)
     return record
+
+
+def _score(frozen: Frozen, ev: EvaluateOptions, out: Path, progress, verdict: Verdict) -> dict:
+    """Score exactly the frozen bytes (their hashes checked again first); a checkpoint that
+    breaks the scorer is not scored, and says why."""
+    changed = verify(frozen.path, frozen.sha256)
+    if changed:
+        reason = f"the checkpoint changed after it was judged: {'; '.join(changed[:5])}"
+        return {"status": "invalid", "reason": reason, "scored": False, "scores": None}
+    try:
+        return {"scores": _evaluate(frozen.path, ev, out, progress)}
+    except Exception as err:  # noqa: BLE001 - the checkpoint's fault, recorded as such
+        reason = f"the checkpoint broke scoring: {one_line(err)}"
+        return {"status": "invalid", "reason": reason, "scored": False, "scores": None}
 
 
 def _evaluate(checkpoint: Path, ev: EvaluateOptions, out: Path, progress) -> dict:

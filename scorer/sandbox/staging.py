@@ -1,13 +1,11 @@
-"""The run's files: a staged work directory in, a settled checkpoint out.
+"""The run's files: a staged work directory in, and its removal after the run.
 
 In: the submission file and the forget/retain sets as read-only copies (files 0444,
 directories 0555, owned by the runner), the model as hard links the child cannot write
 through (world-readable files, child running as another user) or else read-only copies,
 and an output directory, HOME, TMPDIR and working directory owned by the child's user.
 The output's parent is the child's too, so a submission may delete and re-create it.
-Out: the output moved to ``OUT/checkpoint`` without following anything the submission
-left there (a symlink in place of the directory is a violation, not a path to chmod),
-closed to other users, and rid of what an unfinished save leaves (hidden entries).
+The output is not taken from here: ``scorer.sandbox.freeze`` copies it into new files.
 """
 
 from __future__ import annotations
@@ -18,10 +16,7 @@ import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from scorer.checkpoint.report import Violation
 from scorer.sandbox.isolation import RunUser
-
-KEEP_HIDDEN = frozenset({".gitattributes"})
 
 
 def _copy_read_only(source: Path, target: Path) -> None:
@@ -151,92 +146,35 @@ def stage(inputs: SubmissionInputs, base: Path, user: RunUser | None, run_id: st
     return work
 
 
-# ---------------------------------------------------------------- the checkpoint
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def settle(checkpoint: Path) -> list[str]:
-    """Remove what an unfinished save leaves: hidden entries (``.staging-*`` directories,
-    ``.*.tmp`` files), as the kit's atomic saves name them. Returns the names removed."""
-    removed = []
-    for entry in sorted(checkpoint.iterdir()):
-        if entry.name.startswith(".") and entry.name not in KEEP_HIDDEN:
-            _remove(entry)
-            removed.append(entry.name)
-    return removed
-
-
-def _copy_safely(source: Path, target: Path) -> list[str]:
-    """Across file systems: regular files, directories and symlinks (as links, so the
-    validator sees them); FIFOs, sockets and devices are left out and returned."""
-    skipped = []
-    target.mkdir()
-    for entry in sorted(source.iterdir()):
-        dest = target / entry.name
-        mode = entry.lstat().st_mode
-        if stat.S_ISLNK(mode):
-            os.symlink(os.readlink(entry), dest)
-        elif stat.S_ISDIR(mode):
-            skipped += [f"{entry.name}/{s}" for s in _copy_safely(entry, dest)]
-        elif stat.S_ISREG(mode):
-            shutil.copyfile(entry, dest, follow_symlinks=False)
-        else:
-            skipped.append(entry.name)
-    return skipped
-
-
-def take_checkpoint(work: Work, out: Path) -> tuple[Path, list[Violation]]:
-    """Move the output to ``OUT/checkpoint``; own it and close it to other users (a later
-    submission, running as the same unprivileged user, must not read or alter it).
-    An output directory replaced by a symlink or a file is not followed: the checkpoint is
-    then an empty directory and the replacement a violation."""
-    target = out / "checkpoint"
-    problems: list[Violation] = []
-    try:
-        mode = os.lstat(work.output).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is None or not stat.S_ISDIR(mode):
-        target.mkdir(mode=0o700)
-        if mode is not None:
-            rule = "symlink" if stat.S_ISLNK(mode) else "unexpected-file"
-            message = "the output directory was replaced by a symlink or a file"
-            problems.append(Violation(rule, "", message))
-    else:
-        try:
-            os.rename(work.output, target)
-        except OSError:
-            problems = [
-                Violation("unexpected-file", name, f"{name}: a special file, not copied")
-                for name in _copy_safely(work.output, target)
-            ]
-    me, group = os.geteuid(), os.getegid()
-    for top, dirs, files in os.walk(target):  # never follows symlinks
-        for name in [None, *dirs, *files]:
-            path = top if name is None else os.path.join(top, name)
-            mode = os.lstat(path).st_mode
-            os.lchown(path, me, group)
-            if not stat.S_ISLNK(mode):
-                os.chmod(path, 0o700 if stat.S_ISDIR(mode) else 0o600)
-    return target, problems
+# ---------------------------------------------------------------- cleaning up
 
 
 def remove_tree(root: Path) -> None:
-    """Remove the work directory, read-only parts included (a non-root runner needs
-    write permission on a directory to empty it)."""
-
-    def retry(function, path, _exc) -> None:
-        parent = os.path.dirname(path)
-        os.chmod(parent, 0o700)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-        function(path)
-
-    if root.exists():
-        shutil.rmtree(root, onerror=retry)
+    """Remove the work directory, however deep the submission made it (iterative, through
+    directory descriptors: no recursion limit, no path length limit, no symlink followed)."""
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        root.unlink()
+        return
+    stack: list[tuple[int, str | None]] = [(top, None)]  # (directory fd, name in parent)
+    while stack:
+        fd, name = stack[-1]
+        os.fchmod(fd, 0o700)
+        child = None
+        for entry in os.scandir(fd):
+            if entry.is_dir(follow_symlinks=False):
+                child = entry.name
+                break
+            os.unlink(entry.name, dir_fd=fd)
+        if child is not None:
+            sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            stack.append((sub, child))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            os.rmdir(name, dir_fd=stack[-1][0])
+    os.rmdir(root)

@@ -37,6 +37,8 @@ from scorer.sandbox.protocol import decode_events
 POLL_SECONDS = 0.05
 SCAN_SECONDS = 0.25
 MAX_EVENTS = 200
+SECCOMP_FD_PLACEHOLDER = "{seccomp_fd}"  # in the argv: the descriptor of the seccomp program
+TMPFS_PATHS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 EXIT_STATUS_WAIT_SECONDS = 5.0  # after the tree is gone, how long the main status may lag
 
 
@@ -53,6 +55,7 @@ class Supervisor:
         self.main_end: float | None = None  # seconds since the start
         self.clock = time.monotonic()
         self.peak_rss = 0
+        self.peak_tmpfs = 0
         self._status_pending = b""
         self._next_rss = 0.0
         self.gpu_over_limit = False
@@ -104,7 +107,7 @@ class Supervisor:
         if now >= self._next_rss:
             self._next_rss = now + SCAN_SECONDS
             pids = self.processes.find()
-            rss = procfs.total_rss_bytes(pids)
+            rss = procfs.total_rss_bytes(pids) + self._tmpfs_bytes(pids)
             self.peak_rss = max(self.peak_rss, rss)
             self.gpu.poll(pids, SCAN_SECONDS)
             if self.memory_limit and not self.groups.has_memory and rss > self.memory_limit:
@@ -114,6 +117,19 @@ class Supervisor:
                 self.gpu_over_limit = True
                 return True
         return False
+
+    def _tmpfs_bytes(self, pids: set[int]) -> int:
+        """What the run holds in its private tmpfs (one look per mount namespace of its
+        own): memory no resident set shows, counted against the limit."""
+        mine = _mount_namespace(os.getpid())
+        seen: dict[str, int] = {}
+        for pid in sorted(pids):
+            namespace = _mount_namespace(pid)
+            if namespace and namespace != mine and namespace not in seen:
+                seen[namespace] = procfs.tmpfs_used_bytes(pid, TMPFS_PATHS)
+        used = sum(seen.values())
+        self.peak_tmpfs = max(self.peak_tmpfs, used)
+        return used
 
     def _ended_by(self, now: float, limit: float) -> str | None:
         """Why the run must end now, or None while it may go on."""
@@ -128,28 +144,43 @@ class Supervisor:
         return None
 
     def _start_child(self, start: float) -> list[int]:
-        """Start the child in its cgroups and own session; the pipes to read from it."""
+        """Start the child (inside bwrap when asked) in its cgroups and own session; the
+        pipes to read from it."""
         spec = self.spec
         status_r, status_w = os.pipe()
         self.out_r, out_w = os.pipe()
-        child_spec = dict(spec["child"], status_fd=status_w)
-        Path(spec["child_spec_path"]).write_text(json.dumps(child_spec))
+        child_spec = json.dumps(dict(spec["child"], status_fd=status_w))
+        argv = list(spec["argv"]) + [child_spec]
+        keep = [status_w]
+        seccomp_fd = None
+        if spec.get("seccomp_path"):
+            seccomp_fd = os.open(spec["seccomp_path"], os.O_RDONLY)
+            keep.append(seccomp_fd)
+            argv = [str(seccomp_fd) if a == SECCOMP_FD_PLACEHOLDER else a for a in argv]
         env = dict(spec["env"])
         env[DEADLINE_VARIABLE] = f"{start + float(spec['time_limit']):.3f}"
         joined = self.groups.join if self.groups.directories else None
+
+        def prepare() -> None:  # in the new process, before bwrap: its own dirs 0755
+            os.umask(0o022)
+            if joined is not None:
+                joined()
+
         self.proc = subprocess.Popen(
-            spec["argv"],
+            argv,
             env=env,
             cwd=spec["cwd"],
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=out_w,
-            pass_fds=(status_w,),
+            pass_fds=tuple(keep),
             start_new_session=True,
-            preexec_fn=joined,  # noqa: PLW1509 - single-threaded supervisor
+            preexec_fn=prepare,  # noqa: PLW1509 - single-threaded supervisor
         )
         os.close(status_w)
         os.close(out_w)
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         return [self.out_r, status_r]
 
     def run(self) -> dict:
@@ -234,10 +265,11 @@ class Supervisor:
                 "enforced_by": (
                     "kernel cgroup limit"
                     if self.groups.has_memory
-                    else ("polled RSS sum" if self.memory_limit else None)
+                    else ("polled RSS + private tmpfs sum" if self.memory_limit else None)
                 ),
                 "peak_cgroup_bytes": peak_cgroup,
                 "peak_rss_sum_bytes": self.peak_rss,
+                "peak_private_tmpfs_bytes": self.peak_tmpfs,
                 "max_rss_one_process_bytes": usage.ru_maxrss * 1024,
                 "oom_kills": oom_kills,
                 "gpu_limit_bytes": self.spec.get("gpu_memory_limit"),
@@ -256,6 +288,13 @@ class Supervisor:
             "log_bytes": self.log.total_bytes,
             "log_truncated": self.log.truncated,
         }
+
+
+def _mount_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
 
 
 def main(argv: list[str]) -> None:

@@ -41,6 +41,9 @@ def decide(supervision: dict, validation_ok: bool, on_timeout: str) -> Verdict:
         memory = supervision["memory"]
         what = "GPU memory" if memory.get("gpu_over_limit") else "memory"
         return Verdict("oom", f"{what} passed the limit ({memory.get('limit_bytes')} bytes)", False)
+    if ended_by == "judge-error":
+        why = supervision.get("judge_error") or "unknown"
+        return Verdict("failed", f"the judge could not supervise the run: {why}", False)
     if ended_by == "interrupted":
         return Verdict("failed", "the run was interrupted by the organizer", False)
     if code == 0:
@@ -51,10 +54,11 @@ def decide(supervision: dict, validation_ok: bool, on_timeout: str) -> Verdict:
         )
     if code in REASONS:
         return Verdict("failed", REASONS[code] + (f": {detail}" if detail else ""), False)
-    if code is not None and code < 0:
+    if code is not None and (code < 0 or code > 128):  # > 128: bwrap passes a signal on
+        number = -code if code < 0 else code - 128
         try:
-            name = signal.Signals(-code).name
+            name = signal.Signals(number).name
         except ValueError:
-            name = f"signal {-code}"
+            name = f"signal {number}"
         return Verdict("failed", f"the submission was killed by {name}", False)
     return Verdict("failed", f"the submission exited with code {code}", False)

@@ -55,11 +55,11 @@ def check_submission(
     checks = check.static_checks(submission)
     run = None
     if all(c.passed for c in checks):
-        isolation = check.LOCAL_ISOLATION if check.judge_has_isolation_option() else None
-        if isolation and not json_output:
+        isolation, why_not = check.local_isolation()
+        if why_not and not json_output:
             stderr.print(
-                "notice: the run is not isolated here (--isolation none): it is your own "
-                "code; the organizers run it isolated",
+                f"notice: {why_not}: the run is not isolated (--isolation none); it is your "
+                "own code, and the organizers run it isolated",
                 highlight=False,
                 soft_wrap=True,
             )

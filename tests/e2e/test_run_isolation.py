@@ -1,59 +1,142 @@
 """``lume-score run`` end to end: what the submission can reach, and what it cannot.
 
-The user it runs as, its network, its /tmp, its environment, its read-only inputs and
-its output directory, each probed by a hostile submission run for real on the tiny track.
+The user it runs as, what is in its view, its network, its /tmp, its environment, its
+read-only inputs, its neighbour and its output directory, each probed by a hostile
+submission run for real on the tiny track (two runs at once where it takes two).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from runs import ROOT, checkpoint, with_placeholder
+from scorer.sandbox.freeze import verify
+from scorer.sandbox.identity import UID_BASE, UID_COUNT
+
+from paths import SUBMISSIONS
+from runs import ROOT, checkpoint, start_run, with_placeholder
 
 PLACEHOLDER = "/placeholder/replaced/by/the/test"
 
 
 @pytest.mark.skipif(not ROOT, reason="the isolation asserted here needs a root runner")
-def test_isolation_obtained_as_root_is_recorded(run):
-    isolation = run("well_behaved")["isolation"]
-    assert isolation["user"]["name"] == "nobody" and isolation["user"]["uid"] != 0
-    assert isolation["no_new_privs"] is True
-    assert isolation["network"]["cut"] is True
-    assert "/tmp" in isolation["mounts"]["covered"]
-    assert isolation["child_in_cgroup"] is True
-    assert isolation["notes"] == []
+def test_isolation_obtained_as_root_is_recorded_and_the_outputs_are_closed(
+    run, tmp_path: Path, tiny_track: Path
+):
+    record = run("well_behaved")
+    isolation = record["isolation"]
+    assert isolation["mode"] == "bwrap" and isolation["notes"] == []
+    uid = isolation["run_uid"]
+    assert UID_BASE <= uid < UID_BASE + UID_COUNT and uid != 65534
+    assert isolation["user"] == {"name": "lume", "uid": uid, "gid": uid}
+    assert isolation["groups"] == [] and set(isolation["capabilities"].values()) == {"0"}
+    assert isolation["no_new_privs"] is True and isolation["seccomp"]["kernel"] == "filter"
+    assert isolation["pid_in_sandbox"] < 10 and isolation["hostname"] == "lume"
+    assert {"pid", "network", "ipc", "uts", "mount"} <= set(isolation["namespaces"])
+    assert isolation["child_in_cgroup"] is True and isolation["uid_processes_left"] == []
+    out = tmp_path / "out"
+    for path in [out, *out.rglob("*")]:
+        st = path.stat()
+        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == (0o700 if path.is_dir() else 0o600)
+    reference = (tiny_track / "model" / "model.safetensors").read_bytes()
+    assert record["checkpoint_sha256"]["model.safetensors"] == hashlib.sha256(reference).hexdigest()
 
 
-@pytest.mark.skipif(not ROOT, reason="only a root runner can drop to another user")
-@pytest.mark.parametrize("private_tmp", [True, False], ids=["private-tmp", "uid-only"])
-def test_judge_file_outside_the_given_dirs_is_out_of_reach(run, tmp_path: Path, private_tmp: bool):
-    """The judge's 0600 file in a world-traversable /tmp directory: the private /tmp
-    hides it (FileNotFoundError); without it, the uid drop stops it (PermissionError)."""
+@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+def test_the_view_is_a_whitelist(run, tmp_path: Path, tiny_track: Path):
+    """Held-out answers in the track root, an earlier run's outputs, the judge's files in
+    /tmp, other users' homes, other processes, the network: none is in view."""
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "run.json").write_text('{"scores": "EARLIER-RESULTS"}')
     judge = Path(tempfile.mkdtemp(prefix="lume-judge-", dir="/tmp"))
+    (judge / "secret.txt").write_text("THE-HELD-OUT-ANSWERS")
+    targets = [
+        str(tiny_track / "target_scores" / "items.jsonl"),
+        str(tiny_track / "build.json"),
+        str(earlier / "run.json"),
+        str(judge / "secret.txt"),
+        "/etc/shadow",
+        "/proc/1/environ",
+    ]
     try:
-        judge.chmod(0o755)
-        secret = judge / "held_out_answers.txt"
-        secret.write_text("THE-HELD-OUT-ANSWERS")
-        secret.chmod(0o600)
-        source = with_placeholder("reads_judge_secret", tmp_path, PLACEHOLDER, str(secret))
-        options = {} if private_tmp else {"private_tmp": False}
-        record = run("reads_judge_secret", source=source, **options)
+        source = with_placeholder("probes_view", tmp_path, "TARGETS = []", f"TARGETS = {targets}")
+        run("probes_view", source=source)
     finally:
         shutil.rmtree(judge)
     attempts = json.loads((checkpoint(tmp_path) / "attempts.json").read_text())
-    expected = "FileNotFoundError" if private_tmp else "PermissionError"
-    assert attempts["judge_secret"] == {**attempts["judge_secret"], "ok": False, "error": expected}
+    for target in targets:
+        assert attempts[target]["ok"] is False, target
     assert "THE-HELD-OUT-ANSWERS" not in (tmp_path / "out" / "submission.log").read_text()
-    assert attempts["root_home"]["ok"] is False or attempts["root_home"]["value"] == [".pyenv"]
-    assert attempts["network"]["ok"] is False  # own network namespace: no route out
-    assert record["isolation"]["user"]["name"] == "nobody"
+    assert attempts["list /tmp"]["value"] == [] and attempts["list /etc"]["value"] == [
+        "group", "ld.so.cache", "passwd"
+    ]  # fmt: skip
+    assert attempts["list /lume"]["value"] == [
+        "cwd", "forget", "home", "model", "outbox", "retain", "submission.py"
+    ]  # fmt: skip
+    assert attempts["list /home"]["error"] == "FileNotFoundError"
+    assert attempts["list /proc/1/root"]["ok"] is False  # the sandbox's init is root's
+    assert not {"home", "mnt", "opt", "srv", "boot"} & set(attempts["list /"]["value"])
+    assert max(attempts["pids"]) < 20  # its own PID namespace: no other process in view
+    assert attempts["network"]["ok"] is False
+
+
+@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+def test_no_state_is_kept_between_runs_in_world_writable_places(run, tmp_path: Path):
+    first = run("keeps_state")
+    state = json.loads((checkpoint(tmp_path) / "state.json").read_text())
+    assert set(state["written"].values()) == {True}  # each place is writable, and private
+    shutil.rmtree(tmp_path / "out")
+    second = run("keeps_state")
+    state = json.loads((checkpoint(tmp_path) / "state.json").read_text())
+    assert set(state["found"].values()) == {None}
+    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
+        assert not (Path(place) / "lume-state-between-runs").exists()
+    assert first["isolation"]["run_uid"] is not None and second["status"] == "invalid"
+
+
+@pytest.mark.slow  # ~9 s: a second run in another interpreter
+@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+def test_two_runs_at_once_cannot_see_signal_or_write_each_other(
+    run, tmp_path: Path, tiny_track: Path, sets
+):
+    victim_out = tmp_path / "victim"
+    victim = start_run(
+        SUBMISSIONS / "sleeps_then_saves.py", victim_out, tiny_track / "model", sets,
+        time_limit=30, grace=1.0,
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)  # the victim is running
+        attacker = run("attacks_neighbour")
+        output, _ = victim.communicate(timeout=120)
+    finally:
+        victim.kill()
+    report = json.loads((checkpoint(tmp_path) / "neighbour.json").read_text())
+    assert report["others"] == [] and report["killed"] == [] and report["wrote"] == []
+    victim_record = json.loads((victim_out / "run.json").read_text())
+    assert victim_record["status"] == "ok", victim_record["reason"]
+    assert not (victim_out / "checkpoint" / "evil.txt").exists()
+    assert victim_record["isolation"]["run_uid"] != attacker["isolation"]["run_uid"]
+    assert json.loads(output.splitlines()[-1])["status"] == "ok"
+
+
+@pytest.mark.skipif(not ROOT, reason="the checkpoint is frozen by a root runner")
+def test_a_checkpoint_written_after_the_run_is_not_what_is_judged(run, tmp_path: Path, tiny_track):
+    record = run("writes_after_validation")
+    time.sleep(2.0)  # past the moment the daemon would have written its NaNs
+    reference = (tiny_track / "model" / "model.safetensors").read_bytes()
+    frozen = (checkpoint(tmp_path) / "model.safetensors").read_bytes()
+    assert record["status"] == "ok" and frozen == reference
+    assert record["checkpoint_sha256"]["model.safetensors"] == hashlib.sha256(reference).hexdigest()
+    assert verify(checkpoint(tmp_path), record["checkpoint_sha256"]) == []
 
 
 def test_environment_is_scrubbed(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -82,10 +165,11 @@ def test_environment_is_scrubbed(run, tmp_path: Path, monkeypatch: pytest.Monkey
     assert env["CUDA_VISIBLE_DEVICES"] == ""  # no GPU granted
     assert env["OMP_NUM_THREADS"] == "1"  # harmless settings pass
     assert before + 29 < float(env["LUME_DEADLINE"]) < time.time() + 31
-    assert dumped["home"] == env["HOME"] != os.environ["HOME"]
-    assert ".lume-work-" in env["HOME"] and ".lume-work-" in dumped["cwd"]
-    assert dumped["cwd"] != env["HOME"]
-    assert all(".lume-work-" in arg for arg in dumped["arguments"])
+    assert dumped["home"] == env["HOME"] == "/lume/home" != os.environ["HOME"]
+    assert dumped["cwd"] == "/lume/cwd" and env["TMPDIR"] == "/tmp"
+    assert dumped["arguments"] == [
+        "/lume/model", "/lume/outbox/checkpoint", "/lume/forget", "/lume/retain"
+    ]  # fmt: skip
     assert sorted(env) == record["isolation"]["environment"]
 
 

@@ -22,6 +22,19 @@ CONFIG_MAY_DIFFER = frozenset(
         "return_dict",
     }
 )
+# The JSON types those fields must keep (a value of another type breaks a loader or the
+# scorer): return_dict must stay true, the scorer reads ``outputs.logits``.
+MAY_DIFFER_TYPES: dict[str, tuple[type, ...]] = {
+    "transformers_version": (str,),
+    "_name_or_path": (str,),
+    "_commit_hash": (str, type(None)),
+    "_attn_implementation_autoset": (bool,),
+    "use_cache": (bool,),
+    "output_attentions": (bool,),
+    "output_hidden_states": (bool,),
+    "return_dict": (bool,),
+}
+MUST_BE = {"return_dict": True, "output_attentions": False, "output_hidden_states": False}
 GENERATION_MAY_DIFFER = frozenset({"transformers_version", "_from_model_config"})
 WEIGHT_DTYPES = frozenset({None, "float32", "float16", "bfloat16", "float64"})
 
@@ -53,6 +66,17 @@ def config_violations(config: dict, reference: dict) -> list[Violation]:
         for where, ours, ref in json_diff(config, reference)
         if where.split(".")[0] not in CONFIG_MAY_DIFFER
     ]
+    for key, types in MAY_DIFFER_TYPES.items():
+        if key in config and (type(config[key]) not in types):
+            violations.append(
+                Violation("config", CONFIG, f"config.json: {key} = {show(config[key])} "
+                          f"is not of type {' or '.join(t.__name__ for t in types)}")
+            )  # fmt: skip
+        elif key in MUST_BE and key in config and config[key] is not MUST_BE[key]:
+            violations.append(
+                Violation("config", CONFIG, f"config.json: {key} must be "
+                          f"{show(MUST_BE[key])} for scoring, not {show(config[key])}")
+            )  # fmt: skip
     for key in ("dtype", "torch_dtype"):
         value = config.get(key)
         if not (value is None or isinstance(value, str)) or value not in WEIGHT_DTYPES:

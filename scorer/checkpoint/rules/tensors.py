@@ -12,7 +12,7 @@ from scorer.checkpoint.header import (
     library_accepts,
     read_header,
 )
-from scorer.checkpoint.limits import MiB
+from scorer.checkpoint.limits import MiB, header_byte_limit, tensor_limit
 from scorer.checkpoint.names import INDEX
 from scorer.checkpoint.report import Violation
 from scorer.checkpoint.rules.inspection import Inspection
@@ -151,7 +151,12 @@ def _read_headers(inspection: Inspection, shards: list[str]) -> Headers:
         if not inspection.readable(shard):
             continue
         try:
-            headers[shard] = read_header(inspection.root / shard)
+            reference, limits = inspection.reference, inspection.limits
+            headers[shard] = read_header(
+                inspection.root / shard,
+                header_byte_limit(reference, limits),
+                tensor_limit(reference, limits),
+            )
             library_accepts(inspection.root / shard)
         except HeaderError as err:
             inspection.add(err.rule, shard, str(err))

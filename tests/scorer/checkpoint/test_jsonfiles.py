@@ -18,8 +18,9 @@ from scorer.checkpoint.jsonfiles import (
 )
 
 
-def test_same_is_json_equality() -> None:
-    assert same(1, 1.0) and same({"a": [1, 2.0]}, {"a": [1.0, 2]})
+def test_same_is_json_equality_with_exact_types() -> None:
+    assert same({"a": [1, 2.0]}, {"a": [1, 2.0]})
+    assert not same(1, 1.0) and not same({"a": [1, 2.0]}, {"a": [1.0, 2]})  # 3.0 is no 3
     assert not same(True, 1) and not same(0, False) and not same(None, 0)
     assert not same([1], [1, 1]) and not same({"a": 1}, {"b": 1}) and not same("1", 1)
 
@@ -28,6 +29,7 @@ def test_json_diff_names_each_differing_field() -> None:
     ours = {"a": 1, "b": {"c": [1, 2], "d": True}, "only_ours": 0}
     theirs = {"a": 1.0, "b": {"c": [1, 3], "d": True}, "only_theirs": "x"}
     assert json_diff(ours, theirs) == [
+        ("a", 1, 1.0),
         ("b.c", [1, 2], [1, 3]),
         ("only_ours", 0, MISSING),
         ("only_theirs", MISSING, "x"),

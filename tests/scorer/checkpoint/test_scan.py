@@ -98,3 +98,16 @@ def test_index_in_is_row_major() -> None:
     assert index_in((3, 4, 5), 21) == [1, 0, 1]
     assert index_in((3, 4, 5), 59) == [2, 3, 4]
     assert index_in((), 0) == []
+
+
+def test_values_finite_on_disk_but_not_in_the_scoring_dtype_count_as_inf() -> None:
+    """F64 1e300 (inf in float32) and F32 3.4e38 (inf in bfloat16) are finite on disk."""
+    f64 = torch.tensor([1.0, 1e300, -1e300, 2.0], dtype=torch.float64)
+    assert count_non_finite([f64]) == NonFinite(nan=0, inf=2, first=1)
+    f32 = torch.tensor([0.5, 3.4e38], dtype=torch.float32)
+    assert count_non_finite([f32]) == NonFinite(nan=0, inf=1, first=1)
+    fine = torch.tensor([1e38, -3.0e38], dtype=torch.float64)
+    assert count_non_finite([fine]) is None
+    assert count_non_finite([torch.tensor([float("nan"), 1e300], dtype=torch.float64)]) == (
+        NonFinite(nan=1, inf=1, first=0)
+    )

@@ -10,14 +10,12 @@ import pytest
 
 from scorer.data.lume import load_lume
 from scorer.errors import LumeError
-from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import (
     EvalChoices,
     RunOptions,
     build_options,
     check_inputs,
     parse_gpus,
-    resolve_user,
     with_absolute_paths,
 )
 
@@ -94,16 +92,6 @@ def test_paths_are_made_absolute_for_the_child(tmp_path: Path, monkeypatch: pyte
     assert fixed.retain is None and fixed.hide == (tmp_path / "h",)
 
 
-@pytest.mark.skipif(not ROOT, reason="only a root runner drops to another user")
-def test_the_submission_runs_as_the_named_user_never_as_root(tmp_path: Path):
-    options = RunOptions(WELL_BEHAVED, tmp_path, tmp_path, 10)
-    nobody = resolve_user(options)
-    assert isinstance(nobody, RunUser) and nobody.name == "nobody" and nobody.uid != 0
-    assert resolve_user(RunOptions(WELL_BEHAVED, tmp_path, tmp_path, 10, user="root")) is None
-    with pytest.raises(LumeError, match="no such user"):
-        resolve_user(RunOptions(WELL_BEHAVED, tmp_path, tmp_path, 10, user="no-such-user-x"))
-
-
 def test_budget_and_submission_checks(tiny_track: Path, tmp_path: Path):
     items = _build(tmp_path / "out", tiny_track).forget_items
     base = RunOptions(
@@ -119,8 +107,38 @@ def test_budget_and_submission_checks(tiny_track: Path, tmp_path: Path):
         ({"memory_limit_gb": 0}, "--memory-limit 0: must be positive"),
         ({"gpu_memory_limit_gb": -2}, "--gpu-memory-limit -2: must be positive"),
         ({"retain_items": ()}, "--retain: a directory with retain.parquet"),
+        ({"isolation": "chroot"}, "--isolation chroot: expected bwrap or none"),
     ]
     for changes, message in bad:
         with pytest.raises(LumeError, match=message):
             check_inputs(replace(base, **changes))
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_bubblewrap_the_run_is_refused_unless_isolation_none(
+    tiny_track: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    items = _build(tmp_path / "out", tiny_track).forget_items
+    base = RunOptions(
+        WELL_BEHAVED, tiny_track / "model", tmp_path / "out", 10, forget_items=items,
+        retain_items=items,
+    )  # fmt: skip
+    monkeypatch.setattr("scorer.sandbox.bwrap.find_bwrap", lambda: None)
+    with pytest.raises(LumeError, match="bubblewrap .bwrap. is not installed.*--isolation none"):
+        check_inputs(base)
+    check_inputs(replace(base, isolation="none"))  # a trusted local run goes on
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bubblewrap_that_cannot_sandbox_here_is_refused_in_one_line(
+    tiny_track: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    items = _build(tmp_path / "out", tiny_track).forget_items
+    base = RunOptions(
+        WELL_BEHAVED, tiny_track / "model", tmp_path / "out", 10, forget_items=items,
+        retain_items=items,
+    )  # fmt: skip
+    monkeypatch.setattr("scorer.sandbox.bwrap.find_bwrap", lambda: "/bin/false")
+    with pytest.raises(LumeError, match=r"bubblewrap cannot create the sandbox here \(\)"):
+        check_inputs(base)
     assert not (tmp_path / "out").exists()

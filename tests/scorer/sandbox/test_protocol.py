@@ -12,6 +12,7 @@ from scorer.sandbox.protocol import (
     EXIT_NO_UNLEARN,
     EXIT_RAISED,
     EXIT_RETURNED,
+    LINE_MAX_BYTES,
     REASONS,
     decode_events,
     encode_event,
@@ -68,3 +69,17 @@ def test_each_failure_exit_code_has_a_reason_and_none_reads_as_a_signal():
     assert set(REASONS) == failures and len(failures) == 4
     assert EXIT_RETURNED == 0 and EXIT_RETURNED not in REASONS
     assert all(0 < code < 128 for code in failures)  # 128+N is how shells report signal N
+
+
+def test_whatever_the_submission_writes_on_the_pipe_cannot_stop_the_judge():
+    """Deep nesting (RecursionError, not ValueError), over-long and never-ending lines,
+    bad UTF-8, objects without a string event, an error that is not a string."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    nested = b'{"event": "error", "x": ' + b"[" * 40 + b"]" * 40 + b"}"
+    long_line = b'{"event": "error", "error": "' + b"x" * (LINE_MAX_BYTES + 10) + b'"}'
+    noise = [deep, nested, long_line, b"\xff\xfe{", b'{"event": 3}', b'{"event": "error"']
+    events, rest = decode_events(b"\n".join(noise) + b"\n" + encode_event("started"))
+    assert events == [{"event": "started"}] and rest == b""
+    events, rest = decode_events(b"y" * (LINE_MAX_BYTES + 1))  # a line that never ends
+    assert events == [] and rest == b""
+    assert first_error([{"event": "error", "error": {"a": [1]}}]) == "{'a': [1]}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
 from scorer.sandbox.record import LOG_TAIL_CHARS, isolation_record, log_tail
-from scorer.sandbox.staging import Work
 
 ROOT = os.geteuid() == 0
 
@@ -30,20 +30,29 @@ def _supervision(events: list[dict]) -> dict:
     }
 
 
+PLAN = {
+    "mode": "bwrap",
+    "namespaces": ["pid", "network", "ipc", "uts", "mount"],
+    "seccomp": {"installed": True, "how": "libseccomp"},
+    "visible": {"read_only": ["/lume/model"], "writable": ["/lume/outbox"], "devices": []},
+    "die_with_parent": True,
+}
+
+
 def test_isolation_is_what_the_child_reported_never_what_was_hoped(tmp_path: Path):
     options = RunOptions(tmp_path / "s.py", tmp_path, tmp_path, 10, gpus=(1,))
-    work = Work.under(tmp_path)
-    report = {"event": "isolation", "at": 1.0, "user": {"name": "nobody"}, "no_new_privs": True}
-    record = isolation_record(_supervision([report]), None, options, work)
-    assert record["user"] == {"name": "nobody"} and record["no_new_privs"] is True
+    user = RunUser("lume", 2100000007, 2100000007)
+    report = {"event": "isolation", "at": 1.0, "user": {"name": "lume", "uid": 2100000007},
+              "no_new_privs": True, "seccomp": "filter", "pid": 2,
+              "capabilities": {"CapEff": "0"}}  # fmt: skip
+    record = isolation_record(_supervision([report]), user, options, PLAN)
+    assert record["user"] == {"name": "lume", "uid": 2100000007} and record["no_new_privs"]
+    assert record["run_uid"] == 2100000007 and record["pid_in_sandbox"] == 2
+    assert record["seccomp"] == {"installed": True, "how": "libseccomp", "kernel": "filter"}
+    assert record["network"] == {"cut": True} and record["view"] == PLAN["visible"]
     assert record["environment"] == ["HOME", "PATH"] and record["gpus"]["granted"] == [1]
-    assert record["notes"] == [
-        "the submission ran as root (--user root): nothing was out of its reach"
-        if ROOT
-        else "the runner is not root: the submission ran as the runner's own user, so "
-        "read-only copies and the runner's own files were protected by nothing but "
-        "permissions it could change"
-    ]
-    silent = isolation_record(_supervision([]), None, options, work)
-    assert silent["network"] == {"cut": False, "why": "unknown"} and silent["user"] is None
+    assert record["notes"] == ([] if ROOT else [record["notes"][0]])
+    silent = isolation_record(_supervision([]), None, options, {**PLAN, "mode": "none"})
+    assert silent["user"] is None and silent["no_new_privs"] is None
+    assert silent["notes"][0].startswith("--isolation none: the submission ran as the runner's")
     assert silent["notes"][-1] == "the child reported no isolation (it ended before isolating)"

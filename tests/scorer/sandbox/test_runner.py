@@ -1,4 +1,4 @@
-"""The runner's own decisions: bad input refused before anything is written, what to hide."""
+"""The runner's own decisions: bad input refused before anything is written, what is in view."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 
 from scorer.errors import LumeError
 from scorer.sandbox.options import EvaluateOptions, RunOptions
-from scorer.sandbox.runner import hidden_dirs, run_submission
+from scorer.sandbox.runner import run_submission, sandbox_paths, sandbox_view
+from scorer.sandbox.staging import Work
 
-from paths import SUBMISSIONS
+from paths import REPO, SUBMISSIONS
 
 
 def test_bad_input_raises_and_writes_nothing(tiny_track: Path, sets, tmp_path: Path):
@@ -46,11 +47,56 @@ def test_bad_input_raises_and_writes_nothing(tiny_track: Path, sets, tmp_path: P
         run_submission(options())
 
 
-def test_hidden_are_the_tmp_dirs_the_hide_list_and_the_held_out_data(tmp_path: Path):
-    base = RunOptions(tmp_path / "s.py", tmp_path, tmp_path, 10, hide=(Path("/judge"),))
-    assert hidden_dirs(base) == ["/tmp", "/var/tmp", "/dev/shm", "/judge"]
-    shared_tmp = RunOptions(tmp_path / "s.py", tmp_path, tmp_path, 10, private_tmp=False)
-    assert hidden_dirs(shared_tmp) == []
-    held_out = EvaluateOptions(Path("/held/data"), mmlu=Path("/held/mmlu"))
-    scoring = RunOptions(tmp_path / "s.py", tmp_path, tmp_path, 10, evaluate=held_out)
-    assert hidden_dirs(scoring)[-2:] == ["/held/data", "/held/mmlu"]
+def test_the_view_is_the_interpreter_the_staged_inputs_and_the_runs_own_dirs(tmp_path: Path):
+    """A whitelist: the held-out data, the track root, the repository and the host's /tmp
+    are in view only if bound here, and none is."""
+    work = Work.under(tmp_path / "out" / ".lume-work-x")
+    track = tmp_path / "track"
+    held_out = EvaluateOptions(track / "dataset")
+    options = RunOptions(
+        tmp_path / "s.py", track / "model", tmp_path / "out", 10, memory_limit_gb=0.5,
+        evaluate=held_out,
+    )  # fmt: skip
+    view = sandbox_view(options, work)
+    shown = {source for source, _ in view.read_only + view.writable}
+    assert {str(work.model), str(work.forget), str(work.retain), str(work.submission)} <= shown
+    assert {t for _, t in view.writable} == {"/lume/outbox", "/lume/home", "/lume/cwd"}
+    assert not any(s == str(REPO) or s.startswith(str(track)) or s == "/tmp" for s in shown)
+    assert all(s.startswith(str(work.root)) for s, _ in view.writable)
+    assert view.tmpfs_bytes == 500_000_000  # a private tmpfs cannot outgrow the budget
+    paths = sandbox_paths(work, "bwrap")
+    assert paths["output"] == "/lume/outbox/checkpoint" and paths["tmp"] == "/tmp"
+    assert sandbox_paths(work, "none")["output"] == str(work.output)
+
+
+def test_scoring_loads_exactly_the_frozen_bytes_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from scorer.sandbox import runner
+    from scorer.sandbox.freeze import freeze
+    from scorer.sandbox.verdict import Verdict
+
+    output = tmp_path / "output"
+    output.mkdir()
+    (output / "model.safetensors").write_bytes(b"weights")
+    frozen = freeze(output, tmp_path / "checkpoint")
+    monkeypatch.setattr(runner, "_evaluate", lambda *_: {"final": 0.5})
+    ok = Verdict("ok", None, True)
+    ev = EvaluateOptions(tmp_path / "data")
+    assert runner._score(frozen, ev, tmp_path, None, ok) == {"scores": {"final": 0.5}}
+    (frozen.path / "model.safetensors").write_bytes(b"NaN NaN")
+    changed = runner._score(frozen, ev, tmp_path, None, ok)
+    assert changed["status"] == "invalid" and changed["scores"] is None
+    assert changed["reason"] == (
+        "the checkpoint changed after it was judged: model.safetensors: changed"
+    )
+    (frozen.path / "model.safetensors").write_bytes(b"weights")
+
+    def breaks(*_):
+        raise AttributeError("'tuple' object has no attribute 'logits'")
+
+    monkeypatch.setattr(runner, "_evaluate", breaks)
+    broken = runner._score(frozen, ev, tmp_path, None, ok)
+    assert broken["reason"] == (
+        "the checkpoint broke scoring: AttributeError: 'tuple' object has no attribute 'logits'"
+    )

@@ -1,4 +1,4 @@
-"""The run's files: read-only inputs staged in, the checkpoint taken out and settled."""
+"""The run's files: read-only inputs staged in, the work directory removed however deep."""
 
 from __future__ import annotations
 
@@ -10,14 +10,7 @@ from pathlib import Path
 import pytest
 
 from scorer.data.lume import load_lume
-from scorer.sandbox.staging import (
-    SubmissionInputs,
-    Work,
-    remove_tree,
-    settle,
-    stage,
-    take_checkpoint,
-)
+from scorer.sandbox.staging import SubmissionInputs, Work, remove_tree, stage
 
 from paths import SUBMISSIONS
 
@@ -57,37 +50,20 @@ def test_inputs_are_staged_read_only_and_the_child_gets_its_own_dirs(
     assert not staged.root.exists()
 
 
-def test_an_unfinished_save_is_removed_but_not_gitattributes(tmp_path: Path):
-    checkpoint = tmp_path / "checkpoint"
-    (checkpoint / ".staging-second").mkdir(parents=True)
-    (checkpoint / ".staging-second" / "model.safetensors").write_bytes(b"half")
-    for name in (".model.safetensors.tmp", ".gitattributes", "config.json"):
-        (checkpoint / name).write_text("x")
-    assert settle(checkpoint) == [".model.safetensors.tmp", ".staging-second"]
-    assert sorted(p.name for p in checkpoint.iterdir()) == [".gitattributes", "config.json"]
-
-
-def test_the_checkpoint_is_moved_out_and_closed_to_others(staged: Work, tmp_path: Path):
-    (staged.output / "config.json").write_text("{}")
-    (staged.output / "config.json").chmod(0o666)
-    target, problems = take_checkpoint(staged, tmp_path / "out")
-    assert problems == [] and target == tmp_path / "out" / "checkpoint"
-    assert not staged.output.exists()
-    assert stat.S_IMODE(target.stat().st_mode) == 0o700
-    assert stat.S_IMODE((target / "config.json").stat().st_mode) == 0o600
-    assert (target / "config.json").stat().st_uid == os.geteuid()
-
-
-def test_an_output_replaced_by_a_symlink_is_a_violation_never_followed(
-    staged: Work, tmp_path: Path
-):
-    judge = tmp_path / "judge"
-    judge.mkdir()
-    (judge / "config.json").write_text("{}")
-    (judge / "config.json").chmod(0o644)
-    staged.output.rmdir()
-    staged.output.symlink_to(judge)
-    target, problems = take_checkpoint(staged, tmp_path / "out")
-    assert [v.rule for v in problems] == ["symlink"]
-    assert target.is_dir() and not target.is_symlink() and list(target.iterdir()) == []
-    assert stat.S_IMODE((judge / "config.json").stat().st_mode) == 0o644
+def test_a_tree_deeper_than_the_recursion_limit_is_removed(tmp_path: Path):
+    """A submission's 1,100-level tree (RecursionError in os.walk and shutil.rmtree, and
+    paths past PATH_MAX): removed iteratively, through directory descriptors."""
+    root = tmp_path / "work"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(1100):  # deeper than the recursion limit
+        os.mkdir("d" * 20, dir_fd=fd)
+        inner = os.open("d" * 20, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("leaf", os.O_CREAT | os.O_WRONLY, 0o400, dir_fd=fd))
+    os.fchmod(fd, 0o500)  # read-only on the way: still removed
+    os.close(fd)
+    remove_tree(root)
+    assert not root.exists()
+    remove_tree(root)  # gone already: no error

@@ -24,6 +24,10 @@ def test_verdicts():
     )
     crashed = decide(_supervision(ended_by="exited", exit_code=-11), True, "score")
     assert crashed == ("failed", "the submission was killed by SIGSEGV", False)
+    through_bwrap = decide(_supervision(ended_by="exited", exit_code=137), True, "score")
+    assert through_bwrap.reason == "the submission was killed by SIGKILL"
+    judge = decide(_supervision(ended_by="judge-error", judge_error="exit code 1"), True, "score")
+    assert judge == ("failed", "the judge could not supervise the run: exit code 1", False)
     assert decide(_supervision(ended_by="exited", exit_code=3), True, "score")[1] == (
         "the submission exited with code 3"
     )

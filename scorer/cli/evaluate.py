@@ -71,6 +71,14 @@ def evaluate_command(
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16.")
     ] = "auto",
+    mmlu_dtype: Annotated[
+        str,
+        typer.Option(
+            "--mmlu-dtype",
+            help="MMLU's dtype: auto (the checkpoint's stored dtype, as open-instruct), "
+            "float32, bfloat16.",
+        ),
+    ] = "auto",
     batch_tokens: Annotated[
         int | None,
         typer.Option(
@@ -140,6 +148,7 @@ def evaluate_command(
         shots=shots,
         device=device,
         dtype=dtype,
+        mmlu_dtype=mmlu_dtype,
         mmlu_threshold=mmlu_threshold,
         batch_tokens=batch_tokens,
         exact=exact,
@@ -168,4 +177,33 @@ def evaluate_command(
     stdout.print(summary_table(scores))
     stdout.print(beyond_table(scores))
     stdout.print(timings_table(timer))
+    for line in notes(scores):
+        stdout.print(line)
     stdout.print(f"wrote {out / 'scores.json'}, items.jsonl, mia.jsonl and timings.json")
+
+
+def notes(scores: dict) -> list[str]:
+    """What the console says beside the tables: texts past the context (run whole, never
+    cut), items the per-item loop generated again, and the dtypes."""
+    out = []
+    past = scores.get("past_context") or {}
+    for what, counts in (
+        ("prompts", past.get("items", {}).get("prompts")),
+        ("input+output rows", past.get("items", {}).get("answer_rows")),
+        ("MIA documents", past.get("mia_documents")),
+    ):
+        if counts and counts["count"]:
+            out.append(
+                f"{counts['count']} {what} exceed the model's context of {counts['context']} "
+                f"tokens (the longest: {counts['longest']}); run whole, as the official loop"
+            )
+    repair = scores.get("repair")
+    if repair and repair["regenerated"]:
+        out.append(
+            f"{repair['regenerated']} items generated again by the per-item loop (top-2 margin "
+            f"under {repair['threshold']:g} {repair['unit']}, {repair['dtype']})"
+        )
+    dtypes = scores.get("dtypes")
+    if dtypes:
+        out.append(f"dtypes: items and MIA {dtypes['items']}, MMLU {dtypes['mmlu']}")
+    return out

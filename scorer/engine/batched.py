@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scorer.engine.batching import encode, generation_cost, length_batches, truncated
+from scorer.engine.batching import encode, generation_cost, length_batches
 from scorer.engine.forward_passes import answer_nll_batch, choose_after_prefix, token_stats_batch
 from scorer.engine.generation import generate_and_score
 from scorer.engine.interface import ChoicePrompt
@@ -47,17 +47,18 @@ class BatchedEngine:
 
     def answer_items(self, pairs: Sequence[tuple[str, str]], max_new_tokens: int) -> Work:
         """Batches of similar prompt lengths; generation and answer NLL share one pass over
-        each prompt, a row whose prompt retokenizes at the join gets its own NLL pass."""
+        each prompt, a row whose prompt retokenizes at the join gets its own NLL pass.
+        Each result also holds the row's smallest top-2 precision margin (None: no step),
+        which says whether the per-item loop provably chose the same tokens."""
         lm = self.lm
         prompts = encode(lm, [prompt for prompt, _ in pairs])
-        rows = truncated(encode(lm, [prompt + answer for prompt, answer in pairs]),
-                         lm.max_positions)  # fmt: skip
+        rows = encode(lm, [prompt + answer for prompt, answer in pairs])
         starts = [min(len(p), len(r)) for p, r in zip(prompts, rows)]
         answers = [answer_split(p, r, n) for p, r, n in zip(prompts, rows, starts)]
 
         def compute(batch: Batch) -> list[list]:
             indices = batch.indices
-            texts, nlls = generate_and_score(
+            texts, nlls, margins = generate_and_score(
                 lm,
                 [prompts[i] for i in indices],
                 [answers[i] or [] for i in indices],
@@ -71,7 +72,10 @@ class BatchedEngine:
                 )
                 for k, nll in zip(apart, separate):
                     nlls[k] = nll
-            return [list(pair) for pair in zip(texts, nlls)]
+            return [
+                [text, nll, margin if margin != float("inf") else None]
+                for text, nll, margin in zip(texts, nlls, margins)
+            ]
 
         longest_answer = max((len(r) - n for r, n in zip(rows, starts)), default=0)
         cost = generation_cost(max(max_new_tokens, longest_answer))
@@ -80,7 +84,7 @@ class BatchedEngine:
 
     def document_stats(self, texts: Sequence[str]) -> Work:
         """Batches of similar document lengths, one right-padded pass each."""
-        rows = truncated(encode(self.lm, texts), self.lm.max_positions)
+        rows = encode(self.lm, texts)  # whole documents, as the official loop
 
         def compute(batch: Batch) -> list:
             return token_stats_batch(self.lm, [rows[i] for i in batch.indices])

@@ -23,12 +23,6 @@ def encode(lm: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
     return lm.tokenizer(list(texts))["input_ids"] if texts else []
 
 
-def truncated(rows: Sequence[Sequence[int]], max_positions: int) -> list[list[int]]:
-    """Rows cut to the model's context: past it a model has no positions (the official
-    script had no cut, but its OLMo context held every LUME document)."""
-    return [list(r[:max_positions]) for r in rows]
-
-
 def length_batches(lengths: Sequence[int], cost: Cost, budget: int) -> Iterator[list[int]]:
     """Indices sorted by length (longest first), grouped while ``cost(n, longest) ≤ budget``:
     similar lengths waste little padding, and the first batch is the largest, so a budget

@@ -15,10 +15,14 @@ from torch.nn.functional import cross_entropy
 from transformers import DynamicCache
 
 from scorer.engine.batching import encode, generation_cost, left_positions, length_batches, padded
+from scorer.engine.margins import precision_margins
 from scorer.engine.model import LoadedModel
 from scorer.official.metrics import clean_up_tokenization
 
 Progress = Callable[[int], None]  # called with the number of inputs just finished
+# called at each decoding step with the live rows (the caller's indices) and their logits,
+# to measure how far they are from the per-item loop's (scorer.engine.margins)
+StepHook = Callable[[list[int], torch.Tensor], None]
 
 
 def decode(lm: LoadedModel, tokens: Sequence[int]) -> str:
@@ -44,9 +48,11 @@ def generate_and_score(
     answers: Sequence[Sequence[int]],
     max_new_tokens: int,
     prefill_tokens: int | None = None,
-) -> tuple[list[str], list[float | None]]:
-    """Greedy continuations of ``prompts`` and, from the same forward pass, the mean NLL of
-    each expected ``answer`` given its prompt (None for an empty answer).
+    on_step: StepHook | None = None,
+) -> tuple[list[str], list[float | None], list[float]]:
+    """Greedy continuations of ``prompts``, from the same forward pass the mean NLL of
+    each expected ``answer`` given its prompt (None for an empty answer), and each row's
+    smallest top-2 logit margin along its path (:func:`_greedy_tokens`).
 
     The official loop ran the prompt twice: once to generate, once more inside
     ``prompt + answer`` for the answer NLL. Here rows are laid out as left-padded prompts
@@ -85,14 +91,18 @@ def generate_and_score(
         for i, nll in zip(chunk, chunk_nlls):
             nlls[i] = nll
     if max_new_tokens < 1:
-        return ["" for _ in prompts], nlls
+        return ["" for _ in prompts], nlls, [float("inf")] * len(prompts)
     stacked = _stacked_cache(lm, caches)
-    tokens = _greedy_tokens(lm, stacked, torch.cat(masks), torch.cat(positions),
-                            torch.cat(firsts), max_new_tokens)  # fmt: skip
+    order = [i for chunk in chunks for i in chunk]
+    hook = (lambda rows, logits: on_step([order[r] for r in rows], logits)) if on_step else None
+    tokens, row_margins = _greedy_tokens(lm, stacked, torch.cat(masks), torch.cat(positions),
+                                         torch.cat(firsts), max_new_tokens, hook)  # fmt: skip
     texts = [""] * len(prompts)
-    for i, row in zip((i for chunk in chunks for i in chunk), tokens):
+    margins = [float("inf")] * len(prompts)
+    for i, row, margin in zip(order, tokens, row_margins):
         texts[i] = decode(lm, row)
-    return texts, nlls
+        margins[i] = margin
+    return texts, nlls, margins
 
 
 def _prefill(lm: LoadedModel, prompts, answers, width: int):
@@ -147,12 +157,22 @@ def _stacked_cache(lm: LoadedModel, caches: list[DynamicCache]) -> DynamicCache:
     return DynamicCache(data, config=lm.model.config)
 
 
-def _greedy_tokens(lm, cache, mask, positions, logits, max_new_tokens: int) -> list[list[int]]:
+def _greedy_tokens(
+    lm, cache, mask, positions, logits, max_new_tokens: int, on_step: StepHook | None = None
+) -> tuple[list[list[int]], list[float]]:
     """Greedy decoding on from a filled cache: ``logits`` are each row's next-token logits
-    after its prompt, ``positions`` each row's last position; a row stops at EOS."""
+    after its prompt, ``positions`` each row's last position; a row stops at EOS.
+
+    Also each row's smallest margin between its two largest logits over the steps it ran,
+    in units of the model dtype's precision at the logits' scale: where every margin
+    exceeds twice the largest logit difference between this engine and the per-item loop,
+    both pick the same token at every step (:mod:`scorer.engine.margins`).
+    """
     eos = eos_ids(lm)
     live = list(range(len(mask)))  # caller's row index of each batch row
     produced: list[list[int]] = [[] for _ in live]
+    smallest = torch.full((len(live),), float("inf"))
+    eps = torch.finfo(next(lm.model.parameters()).dtype).eps
     next_tokens = None
     for _ in range(max_new_tokens):
         if next_tokens is not None:
@@ -164,7 +184,13 @@ def _greedy_tokens(lm, cache, mask, positions, logits, max_new_tokens: int) -> l
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]
-        next_tokens = logits.float().argmax(-1)
+        logits = logits.float()
+        if on_step is not None:
+            on_step(list(live), logits)
+        next_tokens = logits.argmax(-1)  # argmax's tie rule, as model.generate
+        step_margins = precision_margins(logits, eps).cpu()
+        rows = torch.tensor(live)
+        smallest[rows] = torch.minimum(smallest[rows], step_margins)
         keep = []
         for batch_row, token in enumerate(next_tokens.tolist()):
             if token in eos:
@@ -180,7 +206,7 @@ def _greedy_tokens(lm, cache, mask, positions, logits, max_new_tokens: int) -> l
             live = [live[i] for i in keep]
         mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
         positions = positions + 1
-    return produced
+    return produced, smallest.tolist()
 
 
 def generate(

@@ -41,7 +41,9 @@ class Engine(Protocol):
 
     def answer_items(self, pairs: Sequence[tuple[str, str]], max_new_tokens: int) -> Work:
         """Per ``(input, expected output)``: ``[greedy generation, mean NLL of the output
-        given the input]`` (NLL ``None`` when the output has no token of its own)."""
+        given the input]`` (NLL ``None`` when the output has no token of its own), and a
+        third entry where the engine may differ from the per-item loop: the row's smallest
+        top-2 margin in precision units (:mod:`scorer.engine.margins`)."""
         ...
 
     def document_stats(self, texts: Sequence[str]) -> Work:

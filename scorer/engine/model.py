@@ -8,6 +8,7 @@ neutral defaults so that a submission cannot steer its own decoding.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +53,67 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         ) from None
 
 
-def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load a Hugging Face checkpoint from safetensors only, never running remote code:
-    the judge loads strangers' checkpoints, so nothing in them may execute."""
+def load_tokenizer(model_dir: str | Path):
+    """The checkpoint's tokenizer alone (pad token = EOS), and its model's context from
+    config.json, so that the inputs can be checked against both before the model loads."""
     path = Path(model_dir)
     if not (path / "config.json").is_file():
         raise ModelError(f"{path}: not a model directory (no config.json)")
-    target = resolve_device(device)
     hf_logging.disable_progress_bar()  # the scorer draws its own progress bars
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except Exception as err:  # any unloadable tokenizer is the user's input error
+        raise ModelError(
+            f"{path}: cannot load the tokenizer: {' '.join(str(err).split())}"
+        ) from err
+    if tokenizer.eos_token_id is None:
+        raise ModelError(f"{path}: the tokenizer has no EOS token (it is also the pad token)")
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def config_json(model_dir: str | Path) -> dict:
+    """The checkpoint's config.json as a dict (read without transformers)."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{model_dir}/config.json: cannot read it: {err}") from err
+    if not isinstance(config, dict):
+        raise ModelError(f"{model_dir}/config.json: not a JSON object")
+    return config
+
+
+def stored_dtype(config: dict, where: str | Path) -> str:
+    """The dtype the checkpoint was saved in (config.json's ``dtype`` or ``torch_dtype``),
+    what ``torch_dtype="auto"`` loads; float32 when it says none, as transformers does."""
+    name = config.get("dtype") or config.get("torch_dtype") or "float32"
+    if name not in DTYPES:
+        raise ModelError(f"{where}/config.json: field 'dtype' is {name!r}, not one of "
+                         f"{', '.join(DTYPES)}")  # fmt: skip
+    return name
+
+
+def context_of(config: dict) -> int:
+    """The model's context: ``max_position_embeddings`` (2048 when the config has none)."""
+    return int(config.get("max_position_embeddings") or 2048)
+
+
+def rotary(config: dict) -> bool:
+    """Whether positions are rotary (computed for any position, so a text longer than the
+    context still runs, as in the official loop) rather than a table that ends there."""
+    return any(key in config for key in ("rope_theta", "rope_parameters", "rope_scaling"))
+
+
+def load_model(
+    model_dir: str | Path, device: str = "auto", dtype: str = "auto", tokenizer=None
+) -> LoadedModel:
+    """Load a Hugging Face checkpoint from safetensors only, never running remote code:
+    the judge loads strangers' checkpoints, so nothing in them may execute. ``tokenizer``:
+    the one :func:`load_tokenizer` already gave, not loaded twice."""
+    path = Path(model_dir)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(path)
+    target = resolve_device(device)
+    try:
         model = AutoModelForCausalLM.from_pretrained(
             path,
             dtype=resolve_dtype(dtype, target),
@@ -70,16 +122,12 @@ def load_model(model_dir: str | Path, device: str = "auto", dtype: str = "auto")
         )
     except Exception as err:  # any unloadable checkpoint is the user's input error
         raise ModelError(f"{path}: cannot load the model: {' '.join(str(err).split())}") from err
-    if tokenizer.eos_token_id is None:
-        raise ModelError(f"{path}: the tokenizer has no EOS token (it is also the pad token)")
-    tokenizer.pad_token = tokenizer.eos_token
     # transformers 5 fills unset generation fields from the checkpoint's own
     # generation_config.json (repetition_penalty, bad_words_ids ...): a submission must not
     # steer its own decoding, so that file is replaced by neutral defaults.
     model.generation_config = GenerationConfig()
     model.to(target).eval()
-    limit = getattr(model.config, "max_position_embeddings", None) or 2048
-    return LoadedModel(model, tokenizer, target, int(limit))
+    return LoadedModel(model, tokenizer, target, context_of(model.config.to_dict()))
 
 
 def _device_memory_bytes(device: torch.device) -> int:

@@ -56,10 +56,10 @@ def generate_one(lm: LoadedModel, prompt: str, max_new_tokens: int) -> str:
 
 @torch.inference_mode()
 def answer_nll_one(lm: LoadedModel, prompt: str, answer: str) -> float | None:
-    """The official answer NLL: the model's loss over ``tokenizer(input + output)`` (cut to
-    the context) with its first ``len(tokenizer(input))`` tokens masked (-100); ``None``
+    """The official answer NLL: the model's loss over ``tokenizer(input + output)`` (whole,
+    as the official loop) with its first ``len(tokenizer(input))`` tokens masked (-100); ``None``
     when no answer token (or no prompt token to predict it from) is left."""
-    ids = lm.tokenizer(prompt + answer)["input_ids"][: lm.max_positions]
+    ids = lm.tokenizer(prompt + answer)["input_ids"]
     start = min(len(lm.tokenizer(prompt)["input_ids"]), len(ids))
     if len(ids) - start < 1 or start < 1:
         return None
@@ -70,8 +70,8 @@ def answer_nll_one(lm: LoadedModel, prompt: str, answer: str) -> float | None:
 
 
 def _document_ids(lm: LoadedModel, text: str) -> torch.Tensor:
-    """A document's ids as the official MIA tokenized it, cut to the context."""
-    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"][:, : lm.max_positions]
+    """A document's ids as the official MIA tokenized it: whole, however long."""
+    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
     return ids.to(lm.device)
 
 

@@ -13,29 +13,40 @@ run was interrupted or spread.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
 
 from scorer.contract import SPLITS, TASKS
 from scorer.data.files import write_bytes_atomic
-from scorer.data.lume import load_lume
+from scorer.data.lume import find_lume_files, load_lume
 from scorer.data.mia import load_mia
 from scorer.data.mmlu import load_mmlu
 from scorer.data.records import Item
 from scorer.engine.batched import BatchedEngine
 from scorer.engine.cache import ResultCache, checkpoint_fingerprint
 from scorer.engine.interface import Engine
-from scorer.engine.model import LoadedModel, auto_batch_tokens, load_model
+from scorer.engine.margins import dtype_name
+from scorer.engine.model import (
+    LoadedModel,
+    auto_batch_tokens,
+    config_json,
+    context_of,
+    load_model,
+    load_tokenizer,
+    rotary,
+    stored_dtype,
+)
 from scorer.engine.parallel import World, current_world, device_for, share
 from scorer.engine.reference import ReferenceEngine
 from scorer.errors import LumeError
 from scorer.evaluation.agreement import check_exact
 from scorer.evaluation.job import Job
-from scorer.evaluation.phases import score_items, score_mia, score_mmlu
+from scorer.evaluation.phases import score_items, score_items_repaired, score_mia, score_mmlu
 from scorer.evaluation.progress import PhaseTimer, ProgressFactory, no_progress
 from scorer.evaluation.settings import EvalSettings
 from scorer.evaluation.summary import beyond_official, scores_record
+from scorer.evaluation.tokens import check_documents, check_items, refuse_past_a_table
 from scorer.official.score import METRIC_OF_KIND
 
 
@@ -64,6 +75,34 @@ def load_inputs(data_dir, mia_dir, mmlu_dir, fold: str) -> Inputs:
                 "the official score needs all 12 components"
             )
     return Inputs(items=items, mia=mia, mmlu=mmlu)
+
+
+def lm_dtype(lm: LoadedModel):
+    return next(lm.model.parameters()).dtype
+
+
+def check_inputs(tokenizer, inputs: Inputs, config: dict, data_dir, mia_dir, fold, model_dir):
+    """Every text against the tokenizer and the context, before the model loads: refuse
+    what cannot be scored, report what runs past the context."""
+    context = context_of(config)
+    report = {"items": check_items(tokenizer, inputs.items, find_lume_files(data_dir, fold),
+                                   context)}  # fmt: skip
+    if inputs.mia is not None:
+        report["mia_documents"] = check_documents(tokenizer, inputs.mia, mia_files(mia_dir),
+                                                  context)  # fmt: skip
+    counts = {"prompts": report["items"]["prompts"], "answer_rows": report["items"]["answer_rows"],
+              "MIA documents": report.get("mia_documents")}  # fmt: skip
+    refuse_past_a_table(counts, rotary(config), model_dir)
+    return report
+
+
+def mia_files(mia_dir) -> dict[str, Path]:
+    """Where ``load_mia`` found each MIA set (for messages naming the file)."""
+    for base in (Path(mia_dir), Path(mia_dir) / "mia_data"):
+        paths = {name: base / f"{name}.jsonl" for name in ("member", "nonmember")}
+        if all(p.is_file() for p in paths.values()):
+            return paths
+    return {}
 
 
 def pick_engine(lm: LoadedModel, settings: EvalSettings, world: World) -> Engine:
@@ -95,23 +134,38 @@ def evaluate(
     timer = timer or PhaseTimer()
     world = current_world()
     inputs = timer.run("load data", lambda: load_inputs(data_dir, mia_dir, mmlu_dir, settings.fold))
-    lm = timer.run(
-        "load model",
-        lambda: load_model(model_dir, device_for(world, settings.device), settings.dtype),
+    config = config_json(model_dir)
+    tokenizer = timer.run("load tokenizer", lambda: load_tokenizer(model_dir))
+    lengths = timer.run(
+        "check inputs",
+        lambda: check_inputs(
+            tokenizer, inputs, config, data_dir, mia_dir, settings.fold, model_dir
+        ),
     )
+    mmlu_dtype = (
+        stored_dtype(config, model_dir) if settings.mmlu_dtype == "auto" else settings.mmlu_dtype
+    )
+    device = device_for(world, settings.device)
+    lm = timer.run("load model", lambda: load_model(model_dir, device, settings.dtype, tokenizer))
     context = {
         "checkpoint": timer.run("fingerprint", lambda: checkpoint_fingerprint(model_dir))
         if cache_dir is not None
         else None,
         "device": lm.device.type,
-        "dtype": str(next(lm.model.parameters()).dtype),
+        "dtype": str(lm_dtype(lm)),
         "max_new_tokens": settings.max_new_tokens,
         "shots": settings.shots,
         "mia_k": settings.mia_k,
     }
+    items_dtype = lm_dtype(lm)
     engine = pick_engine(lm, settings, world)
     job = Job(settings, ResultCache(cache_dir), world, context, progress)
-    results = timer.run("items", lambda: score_items(job, engine, inputs.items))
+    if settings.exact:
+        results, repair = timer.run("items", lambda: score_items(job, engine, inputs.items)), None
+    else:
+        results, repair = timer.run(
+            "items", lambda: score_items_repaired(job, engine, ReferenceEngine(lm), inputs.items)
+        )
     agreement = (
         timer.run(
             "exact-check", lambda: check_exact(job, ReferenceEngine(lm), inputs.items, results)
@@ -124,13 +178,22 @@ def evaluate(
         if inputs.mia is not None
         else (None, None)
     )
-    mmlu = (
-        timer.run("MMLU", lambda: score_mmlu(job, engine, inputs.mmlu))
-        if inputs.mmlu is not None
-        else None
-    )
+    mmlu = None
+    if inputs.mmlu is not None:
+        if dtype_name(lm_dtype(lm)) != mmlu_dtype:  # open-instruct's dtype, loaded only then
+            lm = timer.run(
+                "load model",
+                lambda: load_model(model_dir, device, mmlu_dtype, tokenizer),
+            )
+            engine = pick_engine(lm, settings, world)
+            job = replace(job, context={**context, "dtype": str(lm_dtype(lm))})
+        mmlu = timer.run("MMLU", lambda: score_mmlu(job, engine, inputs.mmlu))
+        mmlu["dtype"] = dtype_name(lm_dtype(lm))
     extra = timer.run("bootstrap", lambda: beyond_official(results, mia_rows, mmlu, settings))
-    scores = scores_record(results, mia, mmlu, settings, extra, agreement)
+    scores = scores_record(results, mia, mmlu, settings, extra, agreement, repair)
+    scores["dtypes"] = {"items": dtype_name(items_dtype), "mia": dtype_name(items_dtype),
+                        "mmlu": mmlu["dtype"] if mmlu else None}  # fmt: skip
+    scores["past_context"] = lengths
     timer.units = share(world, {str(world.rank): dict(job.tally)})
     if world.is_main:
         write_outputs(Path(out_dir), scores, results, mia_rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from scorer.beyond.attacks import DocumentStats, membership_scores
 from scorer.data.records import Item
 from scorer.engine.interface import ChoicePrompt, Engine
+from scorer.engine.margins import dtype_name, repair_threshold
 from scorer.engine.token_stats import TokenStats
 from scorer.errors import LumeError
 from scorer.evaluation.job import Job
@@ -27,10 +28,7 @@ from scorer.official.score import mia_score
 OPEN_INSTRUCT_PROMPT_LIMIT = 2048  # open-instruct drops shots until a prompt fits this
 
 
-def score_items(job: Job, engine: Engine, items: list[Item], phase: str = "items") -> list[dict]:
-    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``)."""
-    work = engine.answer_items([(i.input, i.output) for i in items], job.settings.max_new_tokens)
-    results = job.run(phase, work, lambda i: [items[i].input, items[i].output])
+def _records(items: list[Item], results: list[list]) -> list[dict]:
     return [
         {
             "id": item.id,
@@ -39,12 +37,49 @@ def score_items(job: Job, engine: Engine, items: list[Item], phase: str = "items
             "kind": item.kind,
             "input": item.input,
             "expected": item.output,
-            "generation": generation,
-            "score": item_score(item.kind, item.output, generation),
-            "nll": nll,
+            "generation": result[0],
+            "score": item_score(item.kind, item.output, result[0]),
+            "nll": result[1],
         }
-        for item, (generation, nll) in zip(items, results)
+        for item, result in zip(items, results)
     ]
+
+
+def score_items(job: Job, engine: Engine, items: list[Item], phase: str = "items") -> list[dict]:
+    """Greedy generation, its score, and the answer NLL, item by item (``items.jsonl``)."""
+    work = engine.answer_items([(i.input, i.output) for i in items], job.settings.max_new_tokens)
+    return _records(items, job.run(phase, work, lambda i: [items[i].input, items[i].output]))
+
+
+def score_items_repaired(
+    job: Job, engine: Engine, reference: Engine, items: list[Item]
+) -> tuple[list[dict], dict]:
+    """:func:`score_items`, with every item whose greedy path is not provably the per-item
+    loop's (a top-2 margin under :func:`repair_threshold`) generated again by
+    ``reference``; also what was repaired, for ``scores.json``."""
+    pairs = [(i.input, i.output) for i in items]
+    results = job.run(
+        "items",
+        engine.answer_items(pairs, job.settings.max_new_tokens),
+        lambda i: [items[i].input, items[i].output],
+    )
+    dtype = next(engine.lm.model.parameters()).dtype
+    threshold = repair_threshold(dtype)
+    doubtful = [
+        i for i, r in enumerate(results) if len(r) > 2 and r[2] is not None and r[2] < threshold
+    ]
+    if doubtful:
+        work = reference.answer_items([pairs[i] for i in doubtful], job.settings.max_new_tokens)
+        again = job.run("repair", work, lambda k: [*pairs[doubtful[k]]])
+        for i, result in zip(doubtful, again):
+            results[i] = result
+    repair = {
+        "regenerated": len(doubtful),
+        "threshold": threshold,
+        "dtype": dtype_name(dtype),
+        "unit": "eps x max|logit|",
+    }
+    return _records(items, results), repair
 
 
 def document_scores(job: Job, engine: Engine, texts: list[str]) -> list[dict]:

@@ -14,7 +14,10 @@ class EvalSettings:
     that many random items that way and records the agreement; ``bootstrap`` is the number
     of bootstrap replicates for the 95% intervals (0: none); ``mia_k`` the Min-K% fraction.
     ``fold`` is the fold scored; ``unlearned_fold`` the fold that ``unlearn()`` was given
-    (None: not known). The official protocol scores the fold that was unlearned.
+    (None: not known). The official protocol scores the fold that was unlearned. ``dtype``
+    is for items and MIA (auto: bf16 on GPU as the official runs, fp32 on CPU);
+    ``mmlu_dtype`` for MMLU (auto: the checkpoint's stored dtype, open-instruct's
+    ``torch_dtype="auto"``).
     """
 
     fold: str = "train"  # the public forget set: what `lume baseline` unlearns by default
@@ -23,6 +26,7 @@ class EvalSettings:
     shots: int = 5
     device: str = "auto"
     dtype: str = "auto"
+    mmlu_dtype: str = "auto"  # auto: the checkpoint's stored dtype, as open-instruct loaded it
     mmlu_threshold: float | None = None
     batch_tokens: int | None = None  # None: auto, from the model and the device's memory
     exact: bool = False

@@ -63,6 +63,7 @@ def scores_record(
     settings: EvalSettings,
     extra: dict,
     agreement: dict | None,
+    repair: dict | None = None,
 ) -> dict:
     """The ``scores.json`` dict: the official numbers, their parts, the settings that
     change numbers and ``extra``; no timings or paths, so the same inputs give the same
@@ -91,4 +92,6 @@ def scores_record(
     }
     if agreement is not None:
         scores["agreement"] = agreement
+    if repair is not None:
+        scores["repair"] = repair
     return scores

@@ -21,7 +21,7 @@ import pytest
 from scorer.sandbox.freeze import verify
 from scorer.sandbox.identity import UID_BASE, UID_COUNT
 
-from paths import SUBMISSIONS
+from paths import REPO, SUBMISSIONS
 from runs import ROOT, checkpoint, start_run, with_placeholder
 
 PLACEHOLDER = "/placeholder/replaced/by/the/test"
@@ -76,7 +76,10 @@ def test_the_view_is_a_whitelist(run, tmp_path: Path, tiny_track: Path):
     for target in targets:
         assert attempts[target]["ok"] is False, target
     assert "THE-HELD-OUT-ANSWERS" not in (tmp_path / "out" / "submission.log").read_text()
-    assert attempts["list /tmp"]["value"] == [] and attempts["list /etc"]["value"] == [
+    # /tmp is the run's own tmpfs: empty but for the mount point of the kit's packages when
+    # the repository itself lies under /tmp (a clone there is imported from its own path)
+    kit = [REPO.relative_to("/tmp").parts[0]] if REPO.is_relative_to("/tmp") else []
+    assert attempts["list /tmp"]["value"] == kit and attempts["list /etc"]["value"] == [
         "group", "ld.so.cache", "passwd"
     ]  # fmt: skip
     assert attempts["list /lume"]["value"] == [

@@ -52,9 +52,10 @@ def test_the_engines_agree_on_items(lm: LoadedModel):
     for budget in (8, 4096):  # one item per batch, all in one batch
         fast = computed(BatchedEngine(lm, budget).answer_items(PAIRS, 12))
         slow = computed(ReferenceEngine(lm).answer_items(PAIRS, 12))
-        assert [g for g, _ in fast] == [g for g, _ in slow]
-        assert [n is None for _, n in fast] == [False, False, False, False, True]
-        for (_, nll), (_, official) in zip(fast, slow):
+        assert [r[0] for r in fast] == [r[0] for r in slow]
+        assert [r[1] is None for r in fast] == [False, False, False, False, True]
+        assert all(r[2] > 0 for r in fast)  # each row's smallest top-2 margin
+        for (_, nll, _), (_, official) in zip(fast, slow):
             assert nll == (None if official is None else pytest.approx(official, abs=1e-5))
 
     # the prefill in chunks of one row each, caches stacked: the same tokens and NLLs

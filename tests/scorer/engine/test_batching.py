@@ -9,7 +9,6 @@ from scorer.engine.batching import (
     left_positions,
     length_batches,
     padded,
-    truncated,
 )
 
 
@@ -45,7 +44,3 @@ def test_padding_left_right_and_to_own_ends():
     ids, mask = padded(rows, 9, torch.device("cpu"), left=True, ends=[3, 2])
     assert ids.tolist() == [[5, 6, 7], [9, 8, 9]]
     assert mask.tolist() == [[1, 1, 1], [0, 1, 0]]
-
-
-def test_rows_are_cut_to_the_context():
-    assert truncated([[1, 2, 3], [4]], 2) == [[1, 2], [4]]

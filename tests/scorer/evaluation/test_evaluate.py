@@ -141,10 +141,11 @@ def test_a_changed_item_gets_a_new_key_and_never_a_stale_result(tiny_track: Path
     assert batches > 2
     _poison_cache(out)
 
-    forget = load_lume(data)["forget"]
+    fold = EvalSettings.fold  # the fold scored by default
+    forget = load_lume(data, fold)["forget"]
     changed = forget[0].id
     forget[0] = replace(forget[0], input=forget[0].input + " Then")
-    write_items_parquet(find_lume_files(data, "validation")["forget"], forget)
+    write_items_parquet(find_lume_files(data, fold)["forget"], forget)
     units = _evaluate(tiny_track, out, data, max_new_tokens=8, batch_tokens=200)
 
     assert units["computed"] >= 1 and units["cached"] >= 1

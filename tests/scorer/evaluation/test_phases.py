@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from scorer.data.lume import load_lume
 from scorer.data.mia import load_mia
@@ -15,12 +16,19 @@ from scorer.data.mmlu import load_mmlu
 from scorer.data.records import Item, MiaDocument
 from scorer.engine.batched import BatchedEngine
 from scorer.engine.cache import ResultCache
+from scorer.engine.margins import repair_threshold
 from scorer.engine.model import LoadedModel, load_model
 from scorer.engine.reference import ReferenceEngine, answer_nll_one, generate_one
 from scorer.errors import LumeError
 from scorer.evaluation.agreement import check_exact
 from scorer.evaluation.job import Job
-from scorer.evaluation.phases import mmlu_prompts, score_items, score_mia, score_mmlu
+from scorer.evaluation.phases import (
+    mmlu_prompts,
+    score_items,
+    score_items_repaired,
+    score_mia,
+    score_mmlu,
+)
 from scorer.evaluation.settings import EvalSettings
 from scorer.official.mmlu_prompt import fitted_prompt
 
@@ -146,3 +154,33 @@ def test_one_engines_results_are_never_reused_by_the_other(lm, tiny_track, tmp_p
     # the other engine computes its own, items and MIA alike
     assert "POISON" not in {r["generation"] for r in score_items(job, exact, ITEMS)}
     assert 123.0 not in {r["nll"] for r in score_mia(job, exact, mia)[1]}
+
+
+def test_rows_under_the_margin_threshold_are_generated_again_by_the_per_item_loop(
+    lm: LoadedModel,
+):
+    from dataclasses import dataclass
+
+    from scorer.engine.workplan import Batch, Work, one_each
+
+    margins = [0.0, 1e9, 1.0, 1e9, None]  # in eps x max|logit|; None: no step
+
+    @dataclass(frozen=True)
+    class Doubtful:
+        lm: LoadedModel
+        name = "doubtful"
+
+        def answer_items(self, pairs, max_new_tokens):
+            def compute(batch: Batch) -> list:
+                return [["WRONG", 0.5, margins[i]] for i in batch.indices]
+
+            return Work(self.name, one_each(len(pairs)), compute)
+
+    job = _job(max_new_tokens=12)
+    records, repair = score_items_repaired(job, Doubtful(lm), ReferenceEngine(lm), ITEMS)
+    assert repair == {"regenerated": 2, "threshold": repair_threshold(torch.float32),
+                      "dtype": "float32", "unit": "eps x max|logit|"}  # fmt: skip
+    assert [r["generation"] == "WRONG" for r in records] == [False, True, False, True, True]
+    for k in (0, 2):
+        assert records[k]["generation"] == generate_one(lm, ITEMS[k].input, 12)
+        assert records[k]["nll"] == answer_nll_one(lm, ITEMS[k].input, ITEMS[k].output)

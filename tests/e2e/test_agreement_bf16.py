@@ -1,0 +1,43 @@
+"""In bf16, where padding and batch shape change the rounding, the batched engine with its
+margin repair gives the per-item loop's generations (the full numbers, over six
+checkpoints, are in ``benchmarks/bench_agreement.py``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scorer.evaluation.evaluate import evaluate
+from scorer.evaluation.settings import EvalSettings
+
+from scoring import track_paths
+
+
+def _generations(out: Path) -> list[str]:
+    return [
+        json.loads(line)["generation"] for line in (out / "items.jsonl").read_text().splitlines()
+    ]
+
+
+@pytest.mark.slow
+def test_bf16_batched_with_repair_agrees_with_the_per_item_loop(tiny_track: Path, tmp_path: Path):
+    p = track_paths(tiny_track)
+    common = dict(dtype="bfloat16", device="cpu", bootstrap=0, max_new_tokens=48)
+    fast = evaluate(p["model_dir"], p["data_dir"], tmp_path / "fast", mmlu_dir=p["mmlu_dir"],
+                    settings=EvalSettings(**common))  # fmt: skip
+    # MMLU as open-instruct ran it: the checkpoint's stored dtype, the model loaded again
+    assert fast["dtypes"] == {"items": "bfloat16", "mia": "bfloat16", "mmlu": "float32"}
+    exact = evaluate(p["model_dir"], p["data_dir"], tmp_path / "exact",
+                     settings=EvalSettings(exact=True, **common))  # fmt: skip
+    assert fast["repair"]["dtype"] == "bfloat16" and fast["repair"]["threshold"] > 0
+    assert "repair" not in exact
+    same = sum(
+        a == b for a, b in zip(_generations(tmp_path / "fast"), _generations(tmp_path / "exact"))
+    )
+    assert same / len(_generations(tmp_path / "exact")) >= 0.97
+    for split in ("forget", "retain"):
+        for task, parts in fast[split].items():
+            for metric, value in parts.items():
+                assert value == pytest.approx(exact[split][task][metric], abs=0.01)

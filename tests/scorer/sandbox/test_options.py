@@ -92,12 +92,17 @@ def test_paths_are_made_absolute_for_the_child(tmp_path: Path, monkeypatch: pyte
     assert fixed.retain is None and fixed.hide == (tmp_path / "h",)
 
 
-def test_budget_and_submission_checks(tiny_track: Path, tmp_path: Path):
+def _run_options(tiny_track: Path, tmp_path: Path) -> RunOptions:
+    """A well-behaved submission's options, its sets laid out from the track."""
     items = _build(tmp_path / "out", tiny_track).forget_items
-    base = RunOptions(
+    return RunOptions(
         WELL_BEHAVED, tiny_track / "model", tmp_path / "out", 10, forget_items=items,
         retain_items=items,
     )  # fmt: skip
+
+
+def test_budget_and_submission_checks(tiny_track: Path, tmp_path: Path):
+    base = _run_options(tiny_track, tmp_path)
     check_inputs(base)  # the good one passes
     text = tmp_path / "submission.txt"
     text.write_text("")
@@ -118,11 +123,7 @@ def test_budget_and_submission_checks(tiny_track: Path, tmp_path: Path):
 def test_without_bubblewrap_the_run_is_refused_unless_isolation_none(
     tiny_track: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    items = _build(tmp_path / "out", tiny_track).forget_items
-    base = RunOptions(
-        WELL_BEHAVED, tiny_track / "model", tmp_path / "out", 10, forget_items=items,
-        retain_items=items,
-    )  # fmt: skip
+    base = _run_options(tiny_track, tmp_path)
     monkeypatch.setattr("scorer.sandbox.bwrap.find_bwrap", lambda: None)
     with pytest.raises(LumeError, match="bubblewrap .bwrap. is not installed.*--isolation none"):
         check_inputs(base)
@@ -133,11 +134,7 @@ def test_without_bubblewrap_the_run_is_refused_unless_isolation_none(
 def test_a_bubblewrap_that_cannot_sandbox_here_is_refused_in_one_line(
     tiny_track: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    items = _build(tmp_path / "out", tiny_track).forget_items
-    base = RunOptions(
-        WELL_BEHAVED, tiny_track / "model", tmp_path / "out", 10, forget_items=items,
-        retain_items=items,
-    )  # fmt: skip
+    base = _run_options(tiny_track, tmp_path)
     monkeypatch.setattr("scorer.sandbox.bwrap.find_bwrap", lambda: "/bin/false")
     with pytest.raises(LumeError, match=r"bubblewrap cannot create the sandbox here \(\)"):
         check_inputs(base)

@@ -127,8 +127,9 @@ def test_a_well_behaved_submission_would_be_scored_and_mmlu_is_checked(
     args = [str(SUBMISSIONS / "well_behaved.py"), "--root", str(strict)]
     result, _ = _check(tmp_path, *args, "--out", str(tmp_path / "out2"))
     assert result.returncode == 1, result.stderr
-    notice, line = [line for line in result.stderr.splitlines() if line.strip()]
-    assert notice.startswith("notice: the run is not isolated here")
+    *notices, line = [line for line in result.stderr.splitlines() if line.strip()]
+    _, why_not = local_isolation()  # a notice only where bubblewrap cannot isolate here
+    assert [n.startswith(f"notice: {why_not}") for n in notices] == ([True] if why_not else [])
     assert line.startswith("would not be scored: MMLU: 0.1667")
     assert "(threshold 0.9900)" in result.stdout
 

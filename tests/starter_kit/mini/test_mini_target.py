@@ -34,7 +34,8 @@ def test_target_memorized_its_world(mini_track: Path):
     build = read_build(mini_track)
     scores = build["target_scores"]
     assert build["scored_fold"] == "train"
-    assert build["target_scores"]["folds"] == {"unlearned": "train", "scored": "train"}
+    written = json.loads((mini_track / "target_scores" / "scores.json").read_text())
+    assert written["folds"] == {"unlearned": "train", "scored": "train"}
     for split in SPLITS:
         for task in TASKS:
             assert scores[split][task]["regurgitation"] == pytest.approx(1.0), (split, task)
@@ -62,7 +63,8 @@ def test_evaluate_cli_reproduces_the_build_scores_byte_for_byte(mini_track: Path
 def test_items_jsonl_holds_what_the_score_was_computed_from(mini_track: Path):
     scores = json.loads((mini_track / "target_scores" / "scores.json").read_text())
     rows = [json.loads(line) for line in (mini_track / "target_scores" / "items.jsonl").open()]
-    lume = load_lume(track_paths(mini_track)["data_dir"], "validation")
+    scored = read_build(mini_track)["scored_fold"]  # the track's fold
+    lume = load_lume(track_paths(mini_track)["data_dir"], scored)
     assert [r["id"] for r in rows] == [i.id for i in lume["forget"] + lume["retain"]]
     assert {"id", "task", "split", "input", "expected", "generation", "score"} <= rows[0].keys()
     means = component_means(ItemResult(r["split"], r["task"], r["kind"], r["score"]) for r in rows)

@@ -55,14 +55,19 @@ def _load_mia_file(path: Path) -> list[MiaDocument]:
     return docs
 
 
-def load_mia(mia_dir: str | os.PathLike[str]) -> dict[str, list[MiaDocument]]:
-    """Load ``member.jsonl`` + ``nonmember.jsonl`` from ``mia_dir`` or ``mia_data/``."""
+def find_mia_files(mia_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """``member.jsonl`` + ``nonmember.jsonl`` in ``mia_dir`` or ``mia_dir/mia_data``."""
     mia_dir = Path(mia_dir)
     for base in (mia_dir, mia_dir / "mia_data"):
         paths = {name: base / f"{name}.jsonl" for name in MIA_SETS}
         if all(p.is_file() for p in paths.values()):
-            return {name: _load_mia_file(p) for name, p in paths.items()}
+            return paths
     raise fail(
         mia_dir,
         "MIA files not found; looked for member.jsonl + nonmember.jsonl here and under mia_data/",
     )
+
+
+def load_mia(mia_dir: str | os.PathLike[str]) -> dict[str, list[MiaDocument]]:
+    """Load ``member.jsonl`` + ``nonmember.jsonl`` from ``mia_dir`` or ``mia_data/``."""
+    return {name: _load_mia_file(path) for name, path in find_mia_files(mia_dir).items()}

@@ -20,7 +20,7 @@ from pathlib import Path
 from scorer.contract import SPLITS, TASKS
 from scorer.data.files import write_bytes_atomic
 from scorer.data.lume import find_lume_files, load_lume
-from scorer.data.mia import load_mia
+from scorer.data.mia import find_mia_files, load_mia
 from scorer.data.mmlu import load_mmlu
 from scorer.data.records import Item
 from scorer.engine.batched import BatchedEngine
@@ -88,21 +88,12 @@ def check_inputs(tokenizer, inputs: Inputs, config: dict, data_dir, mia_dir, fol
     report = {"items": check_items(tokenizer, inputs.items, find_lume_files(data_dir, fold),
                                    context)}  # fmt: skip
     if inputs.mia is not None:
-        report["mia_documents"] = check_documents(tokenizer, inputs.mia, mia_files(mia_dir),
+        report["mia_documents"] = check_documents(tokenizer, inputs.mia, find_mia_files(mia_dir),
                                                   context)  # fmt: skip
     counts = {"prompts": report["items"]["prompts"], "answer_rows": report["items"]["answer_rows"],
               "MIA documents": report.get("mia_documents")}  # fmt: skip
     refuse_past_a_table(counts, rotary(config), model_dir)
     return report
-
-
-def mia_files(mia_dir) -> dict[str, Path]:
-    """Where ``load_mia`` found each MIA set (for messages naming the file)."""
-    for base in (Path(mia_dir), Path(mia_dir) / "mia_data"):
-        paths = {name: base / f"{name}.jsonl" for name in ("member", "nonmember")}
-        if all(p.is_file() for p in paths.values()):
-            return paths
-    return {}
 
 
 def pick_engine(lm: LoadedModel, settings: EvalSettings, world: World) -> Engine:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from scorer.cli.console import add_command, run_app
+from scorer.cli.batch import batch_command
+from scorer.cli.bundle import bundle_command
 from scorer.cli.evaluate import evaluate_command
 from scorer.cli.leaderboard import leaderboard_command
+from scorer.cli.report import report_command
 from scorer.cli.run import run_command
 from scorer.cli.validate import validate_command
 
@@ -26,6 +29,9 @@ add_command(app, "evaluate", evaluate_command)
 add_command(app, "validate", validate_command)
 add_command(app, "leaderboard", leaderboard_command)
 add_command(app, "run", run_command)
+add_command(app, "report", report_command)
+add_command(app, "bundle", bundle_command)
+add_command(app, "batch", batch_command)
 
 
 def main() -> None:

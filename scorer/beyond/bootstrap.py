@@ -5,15 +5,24 @@ Each replicate resamples, with replacement and independently:
 - the items *within* each of the 12 split × task × metric groups (every component stays
   defined, and each group keeps its size),
 - the MIA member scores and the nonmember scores, each within its class,
-- the MMLU answers (resampling n right/wrong answers is drawing Binomial(n, accuracy)),
+- the MMLU answers (by question index, so that two submissions scored on the same
+  questions are resampled on the same questions),
 then recomputes the 12 components, the task aggregate, the MIA AUC and score, MMLU and
 the final score with :mod:`scorer.official.score`'s own functions (the formula in one place).
 Everything is vectorised over replicates; one ``numpy`` generator seeded with ``seed``
 draws in a fixed order, so the same inputs and seed give the same intervals.
+
+The draws depend only on the seed, the replicate count and the sizes of the groups, never
+on the scores: two submissions scored on the same items in the same order (their
+:func:`resampling_digest` agrees) are resampled on the same items, replicate by replicate.
+Their stored per-replicate final scores can then be compared pairwise (the leaderboard's
+probability that an order holds).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +33,12 @@ from scorer.official.score import METRIC_OF_KIND, ItemResult, final_score, mia_s
 METRICS = ("regurgitation", "knowledge")
 
 Interval = list[float]  # [lo, hi]
+
+# Names the order and the way of the draws below; it enters the digest, so that results
+# resampled by another version of this module are never paired with these.
+SCHEME = "lume-bootstrap/2: items by group, MIA members, MIA nonmembers, MMLU by index"
+REPLICATE_DIGITS = 6  # stored per-replicate final scores: small, and far below any gap read
+MMLU_CHUNK = 64  # replicates drawn at a time for MMLU (14,042 questions × 64 int64: 7 MB)
 
 
 def resample_counts(rng: np.random.Generator, n: int, replicates: int) -> np.ndarray:
@@ -60,6 +75,41 @@ def weighted_aucs(
     return (positive_counts * wins).sum(axis=1) / (n_pos * n_neg)
 
 
+def resampling_digest(
+    item_keys: Sequence[Sequence[str]],
+    member_ids: Sequence[str] | None,
+    nonmember_ids: Sequence[str] | None,
+    mmlu_questions: int | None,
+) -> str:
+    """What the resampling depended on, as a sha256: the items in the order they were given
+    (``(split, task, kind, id)`` each), the MIA member and nonmember ids in order, the
+    number of MMLU questions, and :data:`SCHEME`. Equal digests, seeds and replicate counts
+    mean the same items were drawn in every replicate."""
+    payload = {
+        "scheme": SCHEME,
+        "items": [list(key) for key in item_keys],
+        "mia_member": None if member_ids is None else list(member_ids),
+        "mia_nonmember": None if nonmember_ids is None else list(nonmember_ids),
+        "mmlu_questions": mmlu_questions,
+    }
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def resampled_accuracy(
+    rng: np.random.Generator, correct: np.ndarray, replicates: int
+) -> np.ndarray:
+    """The accuracy of each of ``replicates`` resamples (with replacement, by index) of the
+    right/wrong answers, drawn :data:`MMLU_CHUNK` replicates at a time to bound memory."""
+    n = correct.size
+    out = np.empty(replicates)
+    for start in range(0, replicates, MMLU_CHUNK):
+        rows = min(MMLU_CHUNK, replicates - start)
+        draws = rng.integers(0, n, size=(rows, n))
+        out[start : start + rows] = correct[draws].sum(axis=1) / n
+    return out
+
+
 def _interval(values: np.ndarray, level: float) -> Interval:
     tail = (1.0 - level) / 2.0 * 100.0
     lo, hi = np.percentile(values, [tail, 100.0 - tail])
@@ -92,7 +142,9 @@ def bootstrap_intervals(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict:
-    """Percentile intervals ``[lo, hi]`` at ``level`` for the components and headline scores.
+    """Percentile intervals ``[lo, hi]`` at ``level`` for the components and headline scores,
+    and every replicate's final score (``final_score_replicates``, rounded to
+    :data:`REPLICATE_DIGITS` digits) for paired comparisons between submissions.
 
     ``mia_member`` / ``mia_nonmember`` are membership scores (higher = member, e.g. −NLL),
     as given to ``roc_auc``; pass both or neither. A quantity whose input is ``None`` gets
@@ -133,8 +185,7 @@ def bootstrap_intervals(
     if mmlu_correct is not None:
         if len(mmlu_correct) == 0:
             raise ValueError("MMLU accuracy needs at least one question")
-        n = len(mmlu_correct)
-        mmlu = rng.binomial(n, sum(bool(c) for c in mmlu_correct) / n, size=replicates) / n
+        mmlu = resampled_accuracy(rng, np.asarray(mmlu_correct, dtype=bool), replicates)
 
     final = final_score(aggregates, mia, mmlu)  # elementwise; None without MIA or MMLU
 
@@ -151,6 +202,9 @@ def bootstrap_intervals(
         mia_score=interval(mia),
         mmlu=interval(mmlu),
         final_score=interval(final),
+        final_score_replicates=None
+        if final is None
+        else [round(float(v), REPLICATE_DIGITS) for v in final],
         replicates=replicates,
         seed=seed,
         level=level,

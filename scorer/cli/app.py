@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from scorer.cli.console import add_command, run_app
 from scorer.cli.batch import batch_command
 from scorer.cli.bundle import bundle_command
+from scorer.cli.console import add_command, run_app
 from scorer.cli.evaluate import evaluate_command
 from scorer.cli.leaderboard import leaderboard_command
 from scorer.cli.report import report_command

@@ -11,9 +11,20 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from scorer.contract import SPLITS, TASKS
-from scorer.leaderboard import RANKED, Standing, leaderboard_rows
+from scorer.leaderboard import (
+    BELOW_THRESHOLD,
+    COLUMNS,
+    INCOMPLETE,
+    RANKED,
+    UNSCORED,
+    Standing,
+    display_row,
+    groups,
+    notes,
+)
 
 if TYPE_CHECKING:
     from scorer.evaluation.progress import PhaseTimer
@@ -196,17 +207,50 @@ def run_table(record: dict) -> Table:
     return table
 
 
+LEADERBOARD_HEADERS = {  # short headers: with the notes below, the table fits 80 columns
+    "rank": "#",
+    "95% interval": "95% CI",
+    "P(order)": "P(ord)",
+    "task agg.": "agg.",
+    "MIA score": "MIA",
+    "wall time": "wall",
+}
+LEADERBOARD_GROUPS = {  # a group's heading row (in the name column: kept short)
+    BELOW_THRESHOLD: "honourable mentions",
+    INCOMPLETE: "incomplete",
+    UNSCORED: "not scored",
+}
+
+
 def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard") -> Table:
-    """The rich table ``lume-score leaderboard`` prints."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    short = ("#", "name", "final", "agg.", "MIA", "MMLU", "flags", "wall")  # fits 80 columns
-    for column in short:
+    """The rich table ``lume-score leaderboard`` prints: a section per group (ranking,
+    honourable mentions, incomplete, not scored); each entry's notes (status, reason,
+    flags) and the footnotes go below it, so that the table fits 80 columns. Cells are
+    ``Text``, never markup: a name like ``[red]x`` shows as written."""
+    columns = [c for c in COLUMNS if c != "notes"]
+    below = [
+        f"{row[1]}: {row[-1]}" for row in (display_row(s) for s in standings) if row[-1]
+    ] + notes(standings)
+    table = Table(
+        title=Text(title),
+        box=box.SIMPLE_HEAD,
+        padding=0,  # the box's blank divider separates the columns
+        caption=Text("\n".join(below)),
+        caption_justify="left",
+    )
+    for column in columns:
         table.add_column(
-            column,
-            justify="left" if column in ("name", "flags") else "right",
-            no_wrap=column != "flags",  # names are never cut; flags wrap
+            LEADERBOARD_HEADERS.get(column, column),
+            justify="left" if column == "name" else "right",
+            no_wrap=True,
         )
-    for s, row in zip(standings, leaderboard_rows(standings, digits=3)):
-        style = None if s.group == RANKED else "dim"
-        table.add_row(*row, style=style)
+    for index, (group, members) in enumerate(groups(standings)):
+        if index:
+            table.add_section()
+        if group != RANKED:
+            table.add_row("", Text(LEADERBOARD_GROUPS[group], style="bold"))
+        for s in members:
+            style = None if s.group == RANKED else "dim"
+            cells = display_row(s, digits=3)[: len(columns)]
+            table.add_row(*(Text(cell) for cell in cells), style=style)
     return table

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from scorer.beyond.attacks import aucs_of_scores
-from scorer.beyond.bootstrap import bootstrap_intervals
+from scorer.beyond.bootstrap import bootstrap_intervals, resampling_digest
 from scorer.evaluation.settings import SPEED_ONLY, EvalSettings
 from scorer.official.score import (
     ItemResult,
@@ -15,6 +15,8 @@ from scorer.official.score import (
     mmlu_passed,
     task_aggregate,
 )
+
+BOOTSTRAP_SEED = 0  # one seed for every submission: their replicates can be paired
 
 
 def _item_results(results: list[dict]) -> list[ItemResult]:
@@ -25,7 +27,9 @@ def beyond_official(
     results: list[dict], mia_rows: list[dict] | None, mmlu: dict | None, settings: EvalSettings
 ) -> dict:
     """Reported beside the official score, never mixed into it: the other MIA attacks'
-    AUCs and seeded bootstrap 95% intervals (items resampled)."""
+    AUCs and seeded bootstrap 95% intervals (items resampled), with every replicate's final
+    score and the digest of what was resampled (``resampled``): the leaderboard pairs two
+    results' replicates only when seed, replicate count and digest agree."""
     extra: dict = {"mia_attacks": None, "bootstrap": None}
     members = nonmembers = None
     if mia_rows is not None:
@@ -39,7 +43,13 @@ def beyond_official(
             [-r["nll"] for r in nonmembers] if nonmembers is not None else None,
             mmlu["correct"] if mmlu is not None else None,
             replicates=settings.bootstrap,
-            seed=0,
+            seed=BOOTSTRAP_SEED,
+        )
+        extra["bootstrap"]["resampled"] = resampling_digest(
+            [(r["split"], r["task"], r["kind"], r["id"]) for r in results],
+            [r["id"] for r in members] if members is not None else None,
+            [r["id"] for r in nonmembers] if nonmembers is not None else None,
+            len(mmlu["correct"]) if mmlu is not None else None,
         )
     return extra
 

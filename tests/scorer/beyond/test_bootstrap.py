@@ -182,3 +182,24 @@ def test_vectorised_auc_on_separated_and_all_tied_scores():
     assert weighted_aucs([2, 3, 4], [0, 1], ones_p, ones_n)[0] == 1.0
     assert weighted_aucs([0, 0, 1], [2, 3], ones_p, ones_n)[0] == 0.0
     assert weighted_aucs([1, 1, 1], [1, 1], ones_p, ones_n)[0] == 0.5
+
+
+def test_final_score_replicates_are_stored_rounded_and_give_the_interval():
+    items, members, nonmembers, mmlu = _example()
+    out = bootstrap_intervals(items, members, nonmembers, mmlu, replicates=500, seed=2)
+    replicates = out["final_score_replicates"]
+    assert len(replicates) == 500 and all(round(v, 6) == v for v in replicates)
+    lo, hi = np.percentile(replicates, [2.5, 97.5])
+    assert (lo, hi) == pytest.approx(tuple(out["final_score"]), abs=1e-6)
+    assert bootstrap_intervals(items, members, nonmembers, None)["final_score_replicates"] is None
+
+
+def test_mmlu_is_resampled_by_question_so_two_submissions_pair():
+    items, members, nonmembers, mmlu = _example()
+    one_more = list(mmlu)
+    one_more[mmlu.index(False)] = True  # one more question right, everything else the same
+    base = bootstrap_intervals(items, members, nonmembers, mmlu, replicates=300, seed=5)
+    better = bootstrap_intervals(items, members, nonmembers, one_more, replicates=300, seed=5)
+    pairs = list(zip(better["final_score_replicates"], base["final_score_replicates"]))
+    assert all(b >= a for b, a in pairs)  # the same questions drawn in every replicate
+    assert sum(b > a for b, a in pairs) > 150  # drawn at least once in ~63% of replicates

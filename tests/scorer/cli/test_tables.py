@@ -66,3 +66,31 @@ def test_violations_table_lists_every_violation():
     text = _text(table)
     assert "2 violation(s)" in text
     assert "pickle files are refused" in text and "lm_head.weight" in text and "R7" in text
+
+
+def test_leaderboard_table_shows_names_as_written_and_fits_80_columns():
+    from scorer.cli.tables import leaderboard_table
+    from scorer.leaderboard import Entry, rank
+
+    def scores(final: float, mmlu: float) -> dict:
+        other = (3 * final - mmlu) / 2
+        return {"final_score": final, "task_aggregate": other, "mia_score": other, "mmlu": mmlu}
+
+    standings = rank(
+        [
+            Entry("[red]x[/red]", "a", "ok", scores(0.7, 0.5), wall_seconds=3725.0),
+            Entry("low", "b", "ok", scores(0.75, 0.3)),
+            Entry("dead", "c", "oom", None, reason="memory passed the limit"),
+        ],
+        mmlu_threshold=0.371,
+    )
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(leaderboard_table(standings))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    first = next(line for line in lines if "[red]x[/red]" in line)  # not read as markup
+    assert first.split()[:3] == ["1", "[red]x[/red]", "0.700"] and "1h02m05s" in first
+    mentions = lines.index(next(line for line in lines if "honourable mentions" in line))
+    assert lines[mentions + 1].split()[:2] == ["low", "0.750"]
+    assert "low: MMLU below 0.371" in text and "dead: oom; memory passed the limit" in text

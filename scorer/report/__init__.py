@@ -1,0 +1,88 @@
+"""The HTML report of one result: where a method leaks, in one self-contained file.
+
+:func:`build` loads a result directory (and the results it is compared with:
+:mod:`.loading`), draws the figures with matplotlib (:mod:`.figures`), and lays out the
+sections (:mod:`.sections`) in one page (:mod:`.page`) whose figures are embedded PNGs:
+nothing is fetched when it is viewed. :func:`write_report` writes it atomically. Neither
+imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scorer import __version__
+from scorer.data.files import write_bytes_atomic
+from scorer.report import sections
+from scorer.report.loading import Result, load_results
+from scorer.report.page import Section, document, text
+
+__all__ = ["Report", "build", "write_report"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rendered report: the page, and each section's title and availability."""
+
+    html: str
+    sections: tuple[Section, ...]
+    results: tuple[Result, ...]
+
+
+def _header(results: Sequence[Result]) -> str:
+    result, others = results[0], results[1:]
+    lines = [f"<p>lume-kit {text(__version__)} report of <b>{text(result.name)}</b>"]
+    if others:
+        lines.append(" compared with " + ", ".join(f"<b>{text(r.name)}</b>" for r in others))
+    lines.append(".")
+    if result.steps:
+        last = result.steps[-1]
+        lines.append(
+            f" {len(result.steps)} checkpoints were scored; the sections below show the last, "
+            f"step {last.step} ({text(last.name)}), except Along the steps."
+        )
+    lines.append("</p>")
+    settings = result.scores.get("settings") or {}
+    folds = result.scores.get("folds") or {}
+    shown = {
+        "scored fold": folds.get("scored", settings.get("fold")),
+        "unlearned fold": folds.get("unlearned"),
+        "items": result.scores.get("items"),
+        "MMLU shots": settings.get("shots"),
+        "max new tokens": settings.get("max_new_tokens"),
+    }
+    facts = ", ".join(f"{k}: {text(v)}" for k, v in shown.items() if v is not None)
+    if facts:
+        lines.append(f"<p><small>{facts}</small></p>")
+    warnings = [w for r in results for w in (r.scores.get("warnings") or [])]
+    if warnings:
+        lines.append('<ul class="warnings">')
+        lines += [f"<li>{text(w)}</li>" for w in dict.fromkeys(warnings)]
+        lines.append("</ul>")
+    return "".join(lines)
+
+
+def build(result_dir: str | Path, compare: Sequence[str | Path] = ()) -> Report:
+    """Load ``result_dir`` (and every ``compare`` directory) and render the report."""
+    results = load_results(Path(result_dir), [Path(c) for c in compare])
+    parts = (
+        sections.summary(results),
+        sections.tasks(results),
+        sections.mia(results),
+        sections.mmlu(results),
+        sections.steps(results[0]),
+        sections.budget(results),
+        sections.items(results),
+    )
+    page = document(f"LUME report: {results[0].name}", _header(results), parts)
+    return Report(page, parts, tuple(results))
+
+
+def write_report(result_dir: Path, out: Path, compare: Sequence[Path] = ()) -> Path:
+    """Write the report of ``result_dir`` (compared with ``compare``) to ``out``, atomically;
+    return ``out``. Bad input raises a :class:`scorer.errors.LumeError` and writes nothing."""
+    report = build(result_dir, compare)
+    write_bytes_atomic(out, report.html.encode("utf-8"))
+    return Path(out)

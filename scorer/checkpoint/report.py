@@ -26,6 +26,8 @@ class ValidationReport:
     bytes_checked: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    # violations a capped copy of the report no longer lists, by rule (from_json keeps them)
+    omitted: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -39,12 +41,38 @@ class ValidationReport:
             "checkpoint": self.checkpoint,
             "reference": self.reference,
             "violations": [asdict(v) for v in shown_violations(self.violations)],
-            "violations_left_out": left_out(self.violations),
+            "violations_left_out": _added(left_out(self.violations), self.omitted),
             "notes": list(self.notes),
             "tensors_checked": self.tensors_checked,
             "bytes_checked": self.bytes_checked,
             "seconds": round(self.seconds, 3),
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ValidationReport:
+        """The report :meth:`to_json` gave (from the validator's process): the violations it
+        shows, and the count of those it left out. Raises on anything else."""
+        violations = [
+            Violation(str(v["rule"]), str(v["file"]), str(v["message"]), v.get("tensor"))
+            for v in data["violations"]
+        ]
+        if any(v.tensor is not None and not isinstance(v.tensor, str) for v in violations):
+            raise ValueError("a violation's tensor is not a string")
+        omitted = {str(rule): int(n) for rule, n in data["violations_left_out"].items()}
+        return cls(
+            checkpoint=str(data["checkpoint"]),
+            reference=str(data["reference"]),
+            violations=violations,
+            tensors_checked=int(data["tensors_checked"]),
+            bytes_checked=int(data["bytes_checked"]),
+            seconds=float(data["seconds"]),
+            notes=[str(note) for note in data["notes"]],
+            omitted=omitted,
+        )
+
+
+def _added(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {rule: a.get(rule, 0) + b.get(rule, 0) for rule in sorted(a.keys() | b.keys())}
 
 
 MAX_PER_RULE = 20  # a report shows the first violations of each rule and counts the rest

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import torch
 
 ALIGNMENT = 8  # chunks hold whole values of every dtype
+# What the scorer loads weights in, unless told float16: bf16 on GPU, fp32 on CPU.
+DEFAULT_SCORING_DTYPES = ("bfloat16", "float32")
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,23 @@ class NonFinite:
     first: int  # flat element index of the first NaN or Inf
 
 
+def range_limit(dtypes: Iterable[str] = DEFAULT_SCORING_DTYPES) -> float:
+    """The largest magnitude every one of ``dtypes`` (torch names) holds: past it a value
+    finite on disk is inf once the scorer loads it (bfloat16 ~3.39e38, float16 65504)."""
+    import torch
+
+    return min(float(torch.finfo(getattr(torch, name)).max) for name in dtypes)
+
+
 def scan_finite(
     path: Path,
     tensors: dict[str, TensorInfo],
     chunk_bytes: int,
     advance: Callable[[int], None] = lambda _n: None,
+    limit: float | None = None,
 ) -> Iterator[tuple[str, NonFinite | None]]:
-    """Each floating tensor of ``path`` (in file order) and its non-finite values, if any.
+    """Each floating tensor of ``path`` (in file order) and its non-finite values, if any
+    (a magnitude past ``limit`` counts as inf; default: :func:`range_limit`).
 
     Reads ``chunk_bytes`` (rounded down to a multiple of 8, at least 8) at a time through
     one buffer and calls ``advance(n)`` after each chunk of ``n`` bytes, so a progress bar
@@ -60,20 +72,23 @@ def scan_finite(
                 continue
             where = f"{path.name}: tensor {name!r}"
             chunks = _chunks(handle, buffer, info, torch_dtypes[info.dtype], where, advance)
-            yield name, count_non_finite(chunks)
+            yield name, count_non_finite(chunks, limit)
 
 
-def count_non_finite(chunks: Iterable[torch.Tensor]) -> NonFinite | None:
+def count_non_finite(
+    chunks: Iterable[torch.Tensor], limit: float | None = None
+) -> NonFinite | None:
     """The NaN and Inf values of a tensor given as consecutive flat chunks, in the dtype the
-    scorer computes in: a value past the bfloat16 range (an F64 1e300, an F32 3.4e38) is
-    finite on disk but inf once loaded, and counts as inf. None if all are finite there.
+    scorer computes in: a value past ``limit`` (default: the bfloat16 range; an F64 1e300,
+    an F32 3.4e38) is finite on disk but inf once loaded, and counts as inf. None if all
+    are finite there.
 
     A chunk whose largest magnitude is within the range is clean (NaN fails the test), so
     the exact count runs on bad chunks only.
     """
     import torch
 
-    limit = torch.finfo(torch.bfloat16).max  # the narrowest range the scorer loads into
+    limit = range_limit() if limit is None else limit
     nan = inf = 0
     first = -1
     done = 0  # values before this chunk

@@ -56,10 +56,13 @@ applies it in brackets, under ``scorer.checkpoint``):
   that may differ must keep their types (``use_cache`` a boolean) and ``return_dict``
   must stay true (``config``) [jsonfiles, rules.configs]. Values count as ``non-finite``
   when they are not finite in the dtype the scorer computes in (an F64 value beyond the
-  float32 or bfloat16 range becomes inf there) [scan].
+  float32 or bfloat16 range becomes inf there; past 65504 when it scores in float16, as
+  asked or as config.json's ``dtype`` says) [scan, rules.tensors].
 - ``trial`` (the judge's runs): with nothing else wrong, the configuration is loaded as
   the scorer loads it, shrunk to one narrow layer and run on four tokens; the logits must
-  come out with their shape and finite [rules.trial].
+  come out with their shape and finite [rules.trial]. The judge runs all of this in a
+  process of its own under memory, CPU, time and output limits [worker; the judge's side
+  is ``scorer.sandbox.validator``].
 - The report shows the first violations of each rule and counts the rest
   (``violations_left_out``) [report].
 """
@@ -68,6 +71,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from scorer.checkpoint.limits import Limits
@@ -80,6 +84,7 @@ from scorer.checkpoint.rules.inspection import Inspection, ProgressFactory, no_p
 from scorer.checkpoint.rules.tensors import check_tensors
 from scorer.checkpoint.rules.tokenizer import check_tokenizer
 from scorer.checkpoint.rules.trial import check_trial
+from scorer.checkpoint.scan import DEFAULT_SCORING_DTYPES
 from scorer.errors import ModelError
 
 
@@ -89,9 +94,12 @@ def validate_checkpoint(
     limits: Limits = Limits(),
     progress: ProgressFactory | None = None,
     trial: bool = False,
+    scoring_dtypes: Iterable[str] = DEFAULT_SCORING_DTYPES,
 ) -> ValidationReport:
     """Every reason the checkpoint may not be scored, as a report; with ``trial``, its
     configuration is also run forward at a tiny scale (imports transformers).
+    ``scoring_dtypes``: what the scorer will load the weights in (``float16`` narrows the
+    range the values must fit; config.json's own dtype is added).
 
     The organizer runs this before loading a stranger's checkpoint, so it never raises
     for a bad checkpoint; it raises :class:`ModelError` (exit 2) when the reference is
@@ -105,6 +113,7 @@ def validate_checkpoint(
     if not root.is_dir():
         raise ModelError(f"checkpoint {root}: not a directory")
     inspection = Inspection(root, ref, limits, progress or no_progress)
+    inspection.scoring_dtypes = frozenset(scoring_dtypes)
     if root.is_symlink():
         inspection.add("symlink", "", f"{root} is a symlink; pass the directory itself")
         found = False

@@ -3,24 +3,26 @@
 Only what is bound here exists for the submission: the interpreter and installed packages
 (read-only, at their own paths), the staged inputs (read-only) and its own directories
 (writable) under ``/lume``, a private ``/proc`` of its own PID namespace, a minimal
-``/dev`` (plus the NVIDIA device files when GPUs are granted), fresh tmpfs for ``/tmp``,
+``/dev`` (plus, when GPUs are granted, their device files, a read-only ``/sys`` for the
+PCI topology and only their entries of the driver's ``/proc`` listing), fresh tmpfs for ``/tmp``,
 ``/var/tmp``, ``/dev/shm``, ``/run/lock`` and ``/var/lock``, and an ``/etc`` of three
 files (the dynamic loader's cache, a ``passwd`` and a ``group`` naming the run's user).
 New PID, network, IPC, UTS and mount namespaces, ``--die-with-parent``, ``--new-session``,
 every capability dropped but the two the child needs to become the run's user (it drops
 them with the change of user), ``no_new_privs`` (bwrap always sets it) and an optional
-seccomp program. Pure: :func:`bwrap_argv` only builds the list. Standard library only.
+seccomp program. Pure: :func:`bwrap_argv` only builds the list.
 """
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import os
 import shutil
 import site
 import sys
 from dataclasses import dataclass
+
+from scorer.sandbox.nvidia import PROC_GPUS, Gpu, control_files
 
 SANDBOX_ROOT = "/lume"
 PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
@@ -39,6 +41,7 @@ class View:
     devices: tuple[str, ...] = ()
     tmpfs_bytes: int | None = None  # size of each private tmpfs (None: the kernel's default)
     cwd: str = SANDBOX_ROOT
+    gpu_proc: tuple[str, ...] = ()  # the granted GPUs' /proc/driver/nvidia/gpus/<bus>
 
 
 def find_bwrap() -> str | None:
@@ -102,14 +105,22 @@ def parent_directories(targets: list[str]) -> list[str]:
     return sorted(found, key=lambda p: (p.count("/"), p))
 
 
-def gpu_devices(gpus: tuple[int, ...] | list[int]) -> tuple[str, ...]:
-    """The device files CUDA needs for the granted GPUs (by minor number = index, as the
-    driver numbers them on a node whose devices are all present) and the control files."""
+def gpu_devices(gpus: list[Gpu]) -> tuple[str, ...]:
+    """The device files CUDA needs for the granted GPUs (each found by its minor number,
+    see ``scorer.sandbox.nvidia``) and the driver's control files."""
     if not gpus:
         return ()
-    wanted = [f"/dev/nvidia{g}" for g in gpus]
-    control = glob.glob("/dev/nvidiactl") + glob.glob("/dev/nvidia-uvm*")
-    return tuple(p for p in wanted + control if os.path.exists(p))
+    return tuple([g.device for g in gpus if g.device] + control_files())
+
+
+def gpu_proc_entries(gpus: list[Gpu], root: str = PROC_GPUS) -> tuple[str, ...]:
+    """The granted GPUs' directories under the driver's ``/proc`` listing (the others are
+    hidden, as the NVIDIA container toolkit does: CUDA and NVML then list only these)."""
+    if not gpus or not os.path.isdir(root):
+        return ()
+    return tuple(
+        os.path.join(root, g.bus) for g in gpus if os.path.isdir(os.path.join(root, g.bus))
+    )
 
 
 def etc_files(uid: int, gid: int) -> dict[str, str]:
@@ -147,6 +158,12 @@ def bwrap_argv(
         argv += ["--perms", "0755", "--dir", directory]  # traversable, listing nothing else
     for device in view.devices:
         argv += ["--dev-bind", device, device]
+    if view.devices:  # CUDA and NCCL read the PCI topology and NUMA nodes there
+        argv += ["--ro-bind", "/sys", "/sys"]
+    if view.gpu_proc:
+        argv += ["--tmpfs", os.path.dirname(view.gpu_proc[0])]  # the others' entries hidden
+        for entry in view.gpu_proc:
+            argv += ["--ro-bind", entry, entry]
     if os.path.exists("/etc/ld.so.cache"):
         argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for path, source in sorted(files.items()):

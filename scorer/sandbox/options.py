@@ -19,6 +19,7 @@ from scorer.checkpoint.reference import load_reference
 from scorer.contract import split_files
 from scorer.errors import LumeError
 from scorer.sandbox.isolation import is_secret
+from scorer.sandbox.validator import ValidatorLimits
 from scorer.tracks.fill import TrackOptions, fill
 
 ON_TIMEOUT = ("score", "discard")
@@ -63,6 +64,7 @@ class RunOptions:
     unlearned_fold: str | None = None  # the track's fold, when the track gave forget/retain
     limits: Limits = field(default_factory=Limits)
     evaluate: EvaluateOptions | None = None
+    validator: ValidatorLimits = field(default_factory=ValidatorLimits)  # its own process
 
 
 @dataclass(frozen=True)

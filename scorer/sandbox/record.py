@@ -38,6 +38,29 @@ def log_tail(path: Path) -> str:
     return text[-LOG_TAIL_CHARS:]
 
 
+def memory_coverage(mode: str, memory_cgroup: bool) -> dict[str, list[str]]:
+    """What the run's memory measures (and ``--memory-limit``) count, and what they miss:
+    without bubblewrap there is no private tmpfs, so files a submission leaves in the
+    machine's tmpfs are counted only where a memory cgroup charges their pages to it."""
+    counted = ["resident memory of every process of the run (polled), shared memory it maps"]
+    missed = ["GPU memory (measured apart, through NVML)"]
+    if mode == "bwrap":
+        counted.append(
+            "the run's private tmpfs (/tmp, /var/tmp, /dev/shm, /run/lock, /var/lock), "
+            "each sized to the memory limit"
+        )
+    if memory_cgroup:
+        counted.append("the memory cgroup's charge: page cache and tmpfs pages the run wrote")
+    elif mode != "bwrap":
+        missed.append(
+            "files written to the machine's tmpfs (/dev/shm, /run/lock, /tmp where it is "
+            "tmpfs) and not mapped: no private tmpfs without bubblewrap, no memory cgroup"
+        )
+    if not memory_cgroup:
+        missed.append("page cache and kernel memory (no memory cgroup)")
+    return {"counted": counted, "not_counted": missed}
+
+
 def isolation_record(
     supervision: dict, user: RunUser | None, options: RunOptions, plan: dict
 ) -> dict:
@@ -51,6 +74,11 @@ def isolation_record(
         notes.append(
             "--isolation none: the submission ran as the runner's user and saw the whole "
             "machine (files, network, other processes); for trusted, local runs only"
+        )
+        notes.append(
+            "--isolation none: no private tmpfs; files left in /tmp, /dev/shm, /run/lock or "
+            "/var/lock stay after the run (nothing removes them), and count against the "
+            "memory limit only through a memory cgroup (memory.counted says what counted)"
         )
     elif os.geteuid() != 0:
         notes.append(
@@ -141,7 +169,10 @@ def build_record(
         "cpu_user_seconds": supervision["cpu_user_seconds"],
         "cpu_system_seconds": supervision["cpu_system_seconds"],
         "peak_memory_bytes": peak,
-        "memory": memory,
+        "memory": {
+            **memory,
+            **memory_coverage(plan.get("mode", "none"), bool(supervision["cgroups"].get("memory"))),
+        },
         "gpu": supervision["gpu"] if options.gpus else None,
         "processes_signalled": supervision["processes_signalled"],
         "survivors": supervision["survivors"],

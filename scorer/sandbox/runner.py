@@ -9,8 +9,9 @@ One call (:func:`run_submission`) does what the official organizers did by hand:
    (``scorer.sandbox.child``), holds it to the wall-clock and memory budget, ends its whole
    process tree and accounts for CPU, memory and GPU;
 4. once no process of the run is left, freezes the checkpoint into new root-owned files
-   with their hashes (``scorer.sandbox.freeze``), validates that copy
-   (``scorer.checkpoint.validate``), decides the verdict (``scorer.sandbox.verdict``) and,
+   with their hashes (``scorer.sandbox.freeze``), validates that copy in a process of
+   its own under limits (``scorer.sandbox.validator``, started early so that its imports
+   overlap the submission's run), decides the verdict (``scorer.sandbox.verdict``) and,
    with ``evaluate``, scores exactly the hashed bytes;
 5. writes ``OUT/run.json`` atomically (``scorer.sandbox.record``). Everything it writes is
    root's (umask 077): no later run can read it.
@@ -26,23 +27,27 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 from scorer.checkpoint.limits import total_limit
+from scorer.checkpoint.names import CONFIG
 from scorer.checkpoint.reference import load_reference
 from scorer.checkpoint.report import ValidationReport, Violation
-from scorer.checkpoint.validate import validate_checkpoint
+from scorer.checkpoint.scan import DEFAULT_SCORING_DTYPES
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import bwrap
 from scorer.sandbox.freeze import FreezeLimits, Frozen, freeze, verify
 from scorer.sandbox.identity import Lease, end_processes_of, lease_uid
 from scorer.sandbox.isolation import RunUser, scrubbed_environment
+from scorer.sandbox.nvidia import Gpu, granted_gpus, visible_devices
 from scorer.sandbox.options import EvaluateOptions, RunOptions, check_inputs, with_absolute_paths
 from scorer.sandbox.record import build_record, runner_record, write_record
 from scorer.sandbox.seccomp import compile_filter
 from scorer.sandbox.staging import SubmissionInputs, Work, remove_tree, stage
 from scorer.sandbox.supervisor import SECCOMP_FD_PLACEHOLDER
 from scorer.sandbox.terminal import one_line
+from scorer.sandbox.validator import Validator
 from scorer.sandbox.verdict import Verdict, decide
 
 GB = 10**9
@@ -66,8 +71,10 @@ def sandbox_paths(work: Work, isolation: str) -> dict[str, str]:
     }
 
 
-def sandbox_view(options: RunOptions, work: Work) -> bwrap.View:
-    """The whitelist: the interpreter and packages, the staged inputs, the run's own dirs."""
+def sandbox_view(options: RunOptions, work: Work, gpus: list[Gpu] | None = None) -> bwrap.View:
+    """The whitelist: the interpreter and packages, the staged inputs, the run's own dirs
+    (and the granted GPUs' files)."""
+    gpus = gpus or []
     read_only = [(p, p) for p in bwrap.interpreter_paths()]
     read_only += [
         (str(work.submission), f"{INSIDE}/submission.py"),
@@ -84,20 +91,23 @@ def sandbox_view(options: RunOptions, work: Work) -> bwrap.View:
     return bwrap.View(
         read_only=tuple(read_only),
         writable=tuple(writable),
-        devices=bwrap.gpu_devices(options.gpus),
+        devices=bwrap.gpu_devices(gpus),
         tmpfs_bytes=memory,
         cwd=INSIDE,  # the child enters its own cwd once it is the run's user
+        gpu_proc=bwrap.gpu_proc_entries(gpus),
     )
 
 
 def child_command(
-    options: RunOptions, work: Work, user: RunUser | None
+    options: RunOptions, work: Work, user: RunUser | None, gpus: list[Gpu] | None = None
 ) -> tuple[list[str], dict, str | None]:
     """The child's argv prefix (the spec is appended by the supervisor), the isolation
     plan for run.json, and the seccomp program's file (None: no filter)."""
     python = [sys.executable, "-I", "-m", "scorer.sandbox.child"]
+    table = [asdict(g) for g in gpus or []]
     if options.isolation != "bwrap":
-        return python, {"mode": "none", "why": "--isolation none (a trusted, local run)"}, None
+        plan = {"mode": "none", "why": "--isolation none (a trusted, local run)", "gpus": table}
+        return python, plan, None
     program, how = compile_filter()
     seccomp_path = None
     if program is not None:
@@ -110,7 +120,7 @@ def child_command(
         host.write_text(content)
         host.chmod(0o444)
         files[name] = str(host)
-    view = sandbox_view(options, work)
+    view = sandbox_view(options, work, gpus)
     executable = bwrap.find_bwrap()
     argv = bwrap.bwrap_argv(
         executable, view, files, SECCOMP_FD_PLACEHOLDER if seccomp_path else None, python
@@ -131,8 +141,11 @@ def child_command(
             "private_tmpfs": list(bwrap.PRIVATE_TMPFS),
             "tmpfs_bytes": view.tmpfs_bytes,
             "devices": list(view.devices),
+            "sys": "read-only" if view.devices else None,
+            "gpu_proc": list(view.gpu_proc),
             "etc": sorted(files),
         },
+        "gpus": table,
     }
     return argv, plan, seccomp_path
 
@@ -238,18 +251,37 @@ def _freeze_limits(options: RunOptions) -> FreezeLimits:
     return FreezeLimits(max_total_bytes=total_limit(reference, options.limits))
 
 
-def _validate(frozen: Frozen, options: RunOptions, progress) -> ValidationReport:
-    """The frozen copy's validation; a validator that fails is an invalid checkpoint with
-    the reason, never a crash of the judge."""
+def scoring_dtypes(options: RunOptions) -> tuple[str, ...]:
+    """The dtypes ``--evaluate`` will load the weights in: bf16/fp32 unless told float16
+    (config.json's own dtype is added by the validation itself)."""
+    settings = options.evaluate.settings if options.evaluate is not None else None
+    asked = {getattr(settings, "dtype", "auto"), getattr(settings, "mmlu_dtype", "auto")}
+    return tuple(sorted({*DEFAULT_SCORING_DTYPES, *(asked - {"auto"})}))
+
+
+def _validate(
+    validator: Validator, frozen: Frozen, options: RunOptions, progress
+) -> tuple[ValidationReport, dict]:
+    """The frozen copy's validation, in the validator's own limited process, and that
+    process's record; a validator that fails is an invalid checkpoint with the reason,
+    never a crash of the judge."""
     try:
-        report = validate_checkpoint(
-            frozen.path, options.model, options.limits, progress, trial=True
+        outcome = validator.validate(
+            frozen.path,
+            frozen.total_bytes,
+            options.limits,
+            scoring_dtypes(options),
+            progress,
+            frozen.sha256.get(CONFIG),
         )
-    except Exception as err:  # noqa: BLE001 - whatever the checkpoint did to the validator
+        report, error, process = outcome.report, outcome.error, outcome.process
+    except Exception as err:  # noqa: BLE001 - the judge's own failure: still a verdict
+        report, error, process = None, f"validation failed: {one_line(err)}", {}
+    if report is None:
         report = ValidationReport(str(frozen.path), str(options.model), [], 0, 0, 0.0)
-        report.violations.append(Violation("validator-error", "", one_line(err)))
+        report.violations.append(Violation("validator-error", "", str(error)))
     report.violations[:0] = frozen.violations
-    return report
+    return report, process
 
 
 def run_submission(options: RunOptions, progress=None) -> dict:
@@ -257,12 +289,13 @@ def run_submission(options: RunOptions, progress=None) -> dict:
     started = time.time()
     options = with_absolute_paths(options)
     check_inputs(options)
+    gpus = granted_gpus(options.gpus)  # an index the machine lacks is bad input (exit 2)
     previous = os.umask(0o077)  # every file the judge writes is its own
     try:
         isolated = options.isolation == "bwrap" and os.geteuid() == 0
         lease = lease_uid() if isolated else None  # none: a trusted run, as the runner
         try:
-            return _run(options, progress, started, lease)
+            return _run(options, progress, started, lease, gpus)
         finally:
             if lease is not None:
                 lease.release()
@@ -270,7 +303,9 @@ def run_submission(options: RunOptions, progress=None) -> dict:
         os.umask(previous)
 
 
-def _run(options: RunOptions, progress, started: float, lease: Lease | None) -> dict:
+def _run(
+    options: RunOptions, progress, started: float, lease: Lease | None, gpus: list[Gpu]
+) -> dict:
     user = lease.user if lease else None
     run_id = uuid.uuid4().hex
     out = options.out
@@ -285,13 +320,17 @@ def _run(options: RunOptions, progress, started: float, lease: Lease | None) -> 
         retain_items=options.retain_items,
     )
     work = stage(inputs, options.work_dir or out, user, run_id)
+    validator = Validator(options.model, work.control / "validator", options.validator)
     staged = time.time()
     try:
-        argv, plan, seccomp_path = child_command(options, work, user)
+        validator.start()  # its imports overlap the submission's run
+        argv, plan, seccomp_path = child_command(options, work, user, gpus)
         paths = sandbox_paths(work, options.isolation)
         env = scrubbed_environment(
             os.environ, paths["home"], paths["tmp"], list(options.gpus), run_id, options.pass_env
         )
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = visible_devices(gpus)  # by UUID when known
         spec = supervisor_spec(options, work, env, argv, seccomp_path, user, run_id)
         try:
             supervision = supervise(spec, work.control / "supervisor.json")
@@ -305,14 +344,17 @@ def _run(options: RunOptions, progress, started: float, lease: Lease | None) -> 
         supervision["uid_processes_left"] = end_processes_of(user.uid) if user else []
         supervised = time.time()
         frozen = freeze(work.output, out / "checkpoint", _freeze_limits(options))
-        report = _validate(frozen, options, progress)
+        report, process = _validate(validator, frozen, options, progress)
         validated = time.time()
-        verdict = decide(supervision, report.ok, options.on_timeout)
+        why = report.violations[0].message if report.violations else None
+        verdict = decide(supervision, report.ok, options.on_timeout, why)
         record = build_record(options, supervision, user, work, report, verdict, plan)
+        record["validation"]["process"] = process
         record["removed_leftovers"] = frozen.removed
         record["checkpoint_sha256"] = frozen.sha256
         record["run_id"] = run_id
     finally:
+        validator.close()
         remove_tree(work.root)
         out.chmod(0o700)
     record["runner"] = runner_record(started, staged, supervised, validated, supervision)

@@ -26,9 +26,12 @@ class Verdict(NamedTuple):
     scored: bool
 
 
-def decide(supervision: dict, validation_ok: bool, on_timeout: str) -> Verdict:
-    """The verdict from how the run ended and whether its checkpoint is valid: the one
-    place where the official rules (a timeout is scored if its checkpoint is valid) live."""
+def decide(
+    supervision: dict, validation_ok: bool, on_timeout: str, invalid_because: str | None = None
+) -> Verdict:
+    """The verdict from how the run ended and whether its checkpoint is valid (if not,
+    ``invalid_because``: the first violation): the one place where the official rules
+    (a timeout is scored if its checkpoint is valid) live."""
     ended_by, code = supervision["ended_by"], supervision["exit_code"]
     detail = first_error(supervision.get("events", []))
     if ended_by == "timeout":
@@ -49,9 +52,10 @@ def decide(supervision: dict, validation_ok: bool, on_timeout: str) -> Verdict:
     if code == 0:
         if validation_ok:
             return Verdict("ok", None, True)
-        return Verdict(
-            "invalid", "unlearn() returned but the checkpoint is missing or invalid", False
-        )
+        reason = "unlearn() returned but the checkpoint is missing or invalid"
+        if invalid_because:
+            reason += ": " + " ".join(invalid_because.split())[:300]
+        return Verdict("invalid", reason, False)
     if code in REASONS:
         return Verdict("failed", REASONS[code] + (f": {detail}" if detail else ""), False)
     if code is not None and (code < 0 or code > 128):  # > 128: bwrap passes a signal on

@@ -50,6 +50,7 @@ def check_config(inspection: Inspection) -> None:
     if not isinstance(config, dict):
         inspection.add("config", CONFIG, "config.json is not a JSON object")
         return
+    inspection.config = config
     inspection.violations.extend(config_violations(config, inspection.reference.config))
 
 

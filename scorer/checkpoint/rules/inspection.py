@@ -10,6 +10,7 @@ from scorer.checkpoint.jsonfiles import MAX_JSON_DEPTH, depth, read_json, show, 
 from scorer.checkpoint.limits import Limits
 from scorer.checkpoint.reference import Reference
 from scorer.checkpoint.report import Violation
+from scorer.checkpoint.scan import DEFAULT_SCORING_DTYPES
 
 # ``progress(phase, total)`` returns ``advance(n)``; the CLI passes its progress bars.
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -38,6 +39,10 @@ class Inspection:
     notes: list[str] = field(default_factory=list)
     tensors_checked: int = 0
     bytes_checked: int = 0
+    # the dtypes the scorer will load the weights in (torch names); values are checked
+    # against the narrowest range of them and of the one config.json asks for
+    scoring_dtypes: frozenset[str] = frozenset(DEFAULT_SCORING_DTYPES)
+    config: dict | None = None  # config.json once parsed as an object
 
     def add(self, rule: str, file: str, message: str, tensor: str | None = None) -> None:
         """Record one violation."""

@@ -16,9 +16,10 @@ from scorer.checkpoint.limits import MiB, header_byte_limit, tensor_limit
 from scorer.checkpoint.names import INDEX
 from scorer.checkpoint.report import Violation
 from scorer.checkpoint.rules.inspection import Inspection
-from scorer.checkpoint.scan import NonFinite, index_in, scan_finite
+from scorer.checkpoint.scan import NonFinite, index_in, range_limit, scan_finite
 
 Headers = dict[str, dict[str, TensorInfo]]  # shard → tensor → its header entry
+FLOAT_NAMES = frozenset({"float16", "bfloat16", "float32", "float64"})  # torch's names
 
 
 def check_tensors(
@@ -122,12 +123,27 @@ def compare_tensors(
     return violations
 
 
-def non_finite_message(shard: str, name: str, shape: tuple[int, ...], bad: NonFinite) -> str:
-    """How a report names a tensor's NaN/Inf values: counts, and the first one's position."""
+def non_finite_message(
+    shard: str, name: str, shape: tuple[int, ...], bad: NonFinite, narrowest: str = "bfloat16"
+) -> str:
+    """How a report names a tensor's NaN/Inf values: counts, and the first one's position
+    (and the dtype whose range decided, when it is float16's short one)."""
     kinds = " and ".join(
         f"{count} {label}" for count, label in ((bad.nan, "NaN"), (bad.inf, "Inf")) if count
     )
-    return f"{shard}: tensor {name} has {kinds} value(s), first at {index_in(shape, bad.first)}"
+    where = f"first at {index_in(shape, bad.first)}"
+    if narrowest == "float16" and bad.inf:
+        where += " (scored in float16: a magnitude past 65504 is Inf)"
+    return f"{shard}: tensor {name} has {kinds} value(s), {where}"
+
+
+def scoring_dtypes(inspection: Inspection) -> frozenset[str]:
+    """The dtypes the scorer will load the weights in: the run's, and the one config.json
+    stores (MMLU loads the stored dtype, as open-instruct's ``torch_dtype="auto"``)."""
+    config = inspection.config or {}
+    stored = config.get("dtype") or config.get("torch_dtype")
+    extra = {stored} if stored in FLOAT_NAMES else set()
+    return frozenset(inspection.scoring_dtypes | extra)
 
 
 def in_whole_mib(advance: Callable[[int], None]) -> Callable[[int], None]:
@@ -166,6 +182,9 @@ def _read_headers(inspection: Inspection, shards: list[str]) -> Headers:
 
 
 def _scan(inspection: Inspection, headers: Headers) -> None:
+    dtypes = scoring_dtypes(inspection)
+    limit = range_limit(dtypes)
+    narrowest = min(dtypes, key=lambda d: range_limit([d]))
     total = sum(
         t.end - t.start for h in headers.values() for t in h.values() if t.dtype in FLOAT_DTYPES
     )
@@ -173,11 +192,13 @@ def _scan(inspection: Inspection, headers: Headers) -> None:
     for shard, tensors in headers.items():
         path = inspection.root / shard
         try:
-            for name, bad in scan_finite(path, tensors, inspection.limits.chunk_bytes, step):
+            chunk = inspection.limits.chunk_bytes
+            for name, bad in scan_finite(path, tensors, chunk, step, limit):
                 inspection.tensors_checked += 1
                 inspection.bytes_checked += tensors[name].end - tensors[name].start
                 if bad is not None:
-                    message = non_finite_message(shard, name, tensors[name].shape, bad)
+                    shape = tensors[name].shape
+                    message = non_finite_message(shard, name, shape, bad, narrowest)
                     inspection.add("non-finite", shard, message, name)
         except (OSError, HeaderError) as err:
             inspection.add("truncated", shard, f"{shard}: {' '.join(str(err).split())}")

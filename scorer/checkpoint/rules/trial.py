@@ -60,6 +60,19 @@ def trial_forward(directory: Path) -> str | None:
     return None
 
 
+_REFERENCE_TRIALS: dict[str, str | None] = {}
+
+
+def reference_trial(directory: Path) -> str | None:
+    """:func:`trial_forward` of the (trusted) reference, once per process: the validator's
+    process runs it while it waits for the checkpoint, which also loads the lazily
+    imported model code and warms the first forward pass."""
+    key = str(Path(directory).resolve())
+    if key not in _REFERENCE_TRIALS:
+        _REFERENCE_TRIALS[key] = trial_forward(Path(directory))
+    return _REFERENCE_TRIALS[key]
+
+
 def check_trial(inspection: Inspection) -> None:
     """The trial of the checkpoint's configuration, when nothing else is wrong with it."""
     if CONFIG not in inspection.files or inspection.violations:
@@ -67,7 +80,7 @@ def check_trial(inspection: Inspection) -> None:
     problem = trial_forward(inspection.root)
     if problem is None:
         return
-    reference_problem = trial_forward(inspection.reference.path)
+    reference_problem = reference_trial(inspection.reference.path)
     if reference_problem is not None:
         inspection.notes.append(f"trial not conclusive: the reference fails it too ({problem})")
         return

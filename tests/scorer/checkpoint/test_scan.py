@@ -9,7 +9,13 @@ import torch
 from safetensors.torch import save_file
 
 from scorer.checkpoint.header import HeaderError, read_header
-from scorer.checkpoint.scan import NonFinite, count_non_finite, index_in, scan_finite
+from scorer.checkpoint.scan import (
+    NonFinite,
+    count_non_finite,
+    index_in,
+    range_limit,
+    scan_finite,
+)
 
 NAN, INF = float("nan"), float("inf")
 
@@ -111,3 +117,12 @@ def test_values_finite_on_disk_but_not_in_the_scoring_dtype_count_as_inf() -> No
     assert count_non_finite([torch.tensor([float("nan"), 1e300], dtype=torch.float64)]) == (
         NonFinite(nan=1, inf=1, first=0)
     )
+
+
+def test_the_range_is_the_narrowest_scoring_dtypes():
+    assert range_limit() == float(torch.finfo(torch.bfloat16).max)  # bf16 and fp32
+    assert range_limit(["float32"]) == float(torch.finfo(torch.float32).max)
+    assert range_limit(["bfloat16", "float16"]) == 65504.0
+    values = torch.tensor([1.0, 65504.0, -70000.0, 1e5], dtype=torch.float32)
+    assert count_non_finite([values]) is None
+    assert count_non_finite([values], range_limit(["float16"])) == NonFinite(0, 2, 2)

@@ -82,3 +82,49 @@ def test_the_report_shows_the_first_violations_of_each_rule_and_counts_the_rest(
     shown = shown_violations(violations, per_rule=20)
     assert [v.message for v in shown] == [f"t{i}" for i in range(20)] + ["d"]
     assert left_out(violations, per_rule=20) == {"shape": 30}
+
+
+def _with_value(checkpoint: Path, value: float) -> str:
+    """Put ``value`` (stored as F32, finite) into the first floating tensor; its name."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(checkpoint / "model.safetensors"))
+    name = sorted(n for n, t in tensors.items() if t.is_floating_point())[0]
+    tensors[name] = tensors[name].float()
+    tensors[name].view(-1)[3] = value
+    save_file(tensors, str(checkpoint / "model.safetensors"), metadata={"format": "pt"})
+    assert bool(torch.isfinite(tensors[name]).all())
+    return name
+
+
+def test_values_past_float16s_range_are_inf_when_the_scorer_loads_float16(tiny_track, tmp_path):
+    """70000 is finite in bf16/fp32 but Inf in fp16 (max 65504): refused when the run scores
+    in float16, or when config.json stores float16 (MMLU loads the stored dtype)."""
+    reference = tiny_track / "model"
+    checkpoint = _copy(tiny_track, tmp_path)
+    name = _with_value(checkpoint, 70000.0)
+    assert validate_checkpoint(checkpoint, reference).ok  # scored in bf16 / fp32: fine
+    asked = validate_checkpoint(checkpoint, reference, scoring_dtypes=("float32", "float16"))
+    assert [(v.rule, v.tensor) for v in asked.violations] == [("non-finite", name)]
+    message = asked.violations[0].message
+    assert f"tensor {name} has 1 Inf value(s), first at [" in message
+    assert message.endswith("(scored in float16: a magnitude past 65504 is Inf)")
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "dtype": "float16"}))
+    stored = validate_checkpoint(checkpoint, reference)
+    assert [(v.rule, v.tensor) for v in stored.violations] == [("non-finite", name)]
+    _with_value(checkpoint, 65504.0)  # the largest float16: still finite there
+    assert validate_checkpoint(checkpoint, reference).ok
+
+
+def test_a_report_read_back_from_the_validators_process_keeps_what_it_left_out():
+    from scorer.checkpoint.report import ValidationReport
+
+    violations = [Violation("shape", "m", f"t{i}", f"t{i}") for i in range(50)]
+    report = ValidationReport("c", "r", violations, 3, 4, 0.5, ["a note"])
+    back = ValidationReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert not back.ok and len(back.violations) == 20 and back.omitted == {"shape": 30}
+    assert back.to_json() == report.to_json()
+    with pytest.raises(KeyError):
+        ValidationReport.from_json({"violations": []})

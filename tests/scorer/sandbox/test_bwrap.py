@@ -31,7 +31,8 @@ def test_the_command_line_is_a_whitelist_in_new_namespaces():
         assert flag in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
     ro = {target: source for source, target in _pairs(argv, "--ro-bind")}
-    assert set(ro) <= {"/usr", "/etc/ld.so.cache", "/etc/passwd", "/opt/py", "/lume/model"}
+    allowed = {"/usr", "/etc/ld.so.cache", "/etc/passwd", "/opt/py", "/lume/model"}
+    assert set(ro) <= allowed | {"/sys"}  # /sys (read-only) only because a GPU is granted
     assert ro["/lume/model"] == "/w/inputs/model" and ro["/etc/passwd"] == "/w/control/passwd"
     assert _pairs(argv, "--bind") == [("/w/outbox", "/lume/outbox")]
     assert _pairs(argv, "--dev-bind") == [("/dev/nvidia1", "/dev/nvidia1")]

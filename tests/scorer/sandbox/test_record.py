@@ -7,7 +7,7 @@ from pathlib import Path
 
 from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
-from scorer.sandbox.record import LOG_TAIL_CHARS, isolation_record, log_tail
+from scorer.sandbox.record import LOG_TAIL_CHARS, isolation_record, log_tail, memory_coverage
 
 ROOT = os.geteuid() == 0
 
@@ -56,3 +56,25 @@ def test_isolation_is_what_the_child_reported_never_what_was_hoped(tmp_path: Pat
     assert silent["user"] is None and silent["no_new_privs"] is None
     assert silent["notes"][0].startswith("--isolation none: the submission ran as the runner's")
     assert silent["notes"][-1] == "the child reported no isolation (it ended before isolating)"
+
+
+def test_run_json_says_what_the_memory_measures_count_and_what_they_miss():
+    """Without bubblewrap there is no private tmpfs: a file left in /dev/shm is counted
+    only by a memory cgroup, and the record says so."""
+    bare = memory_coverage("none", memory_cgroup=False)
+    assert any(
+        m.startswith("files written to the machine's tmpfs (/dev/shm") for m in bare["not_counted"]
+    )
+    assert not any("tmpfs" in c for c in bare["counted"])
+    charged = memory_coverage("none", memory_cgroup=True)
+    assert any("tmpfs pages the run wrote" in c for c in charged["counted"])
+    assert not any("machine's tmpfs" in m for m in charged["not_counted"])
+    private = memory_coverage("bwrap", memory_cgroup=False)
+    assert any(
+        c.startswith("the run's private tmpfs (/tmp, /var/tmp, /dev/shm")
+        for c in private["counted"]
+    )
+    assert not any("machine's tmpfs" in m for m in private["not_counted"])
+    options = RunOptions(Path("s.py"), Path("m"), Path("o"), 10)
+    none = isolation_record(_supervision([]), None, options, {**PLAN, "mode": "none"})
+    assert any(n.startswith("--isolation none: no private tmpfs") for n in none["notes"])

@@ -36,6 +36,7 @@ def test_bad_input_raises_and_writes_nothing(tiny_track: Path, sets, tmp_path: P
         ({"time_limit": 0}, "must be positive"),
         ({"on_timeout": "maybe"}, "expected score or discard"),
         ({"pass_env": ("HF_TOKEN",)}, "looks like a secret"),
+        ({"gpus": (97,)}, "--gpus 97: no GPU 97"),  # never minor = index: looked up
     ]
     for changes, message in bad:
         with pytest.raises(LumeError, match=message):

@@ -254,3 +254,24 @@ def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard")
             cells = display_row(s, digits=3)[: len(columns)]
             table.add_row(*(Text(cell) for cell in cells), style=style)
     return table
+
+
+def batch_table(rows: list[dict]) -> Table:
+    """One row per submission: its state, verdict, attempts and GPU-hours."""
+    from scorer.sandbox.terminal import printable
+
+    table = Table(title="Submissions")
+    for column in ("name", "team", "state", "status", "tasks", "lost", "GPU-h", "reason"):
+        table.add_column(column, justify="right" if column in ("tasks", "lost") else "left")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            printable(row["team"]),
+            row["state"],
+            row["status"] or "",
+            str(row["attempts"]),
+            str(row["lost"]),
+            f"{row['gpu_hours']:.2f}",
+            printable(row["reason"] or ""),
+        )
+    return table

@@ -48,7 +48,7 @@ from scorer.sandbox.staging import SubmissionInputs, Work, remove_tree, stage
 from scorer.sandbox.supervisor import SECCOMP_FD_PLACEHOLDER
 from scorer.sandbox.terminal import one_line
 from scorer.sandbox.validator import Validator
-from scorer.sandbox.verdict import Verdict, decide
+from scorer.sandbox.verdict import decide
 
 GB = 10**9
 INSIDE = bwrap.SANDBOX_ROOT  # where the staged files are seen inside the sandbox
@@ -359,20 +359,22 @@ def _run(
         out.chmod(0o700)
     record["runner"] = runner_record(started, staged, supervised, validated, supervision)
     if options.evaluate is not None and verdict.scored:
-        record.update(_score(frozen, options.evaluate, out, progress, verdict))
+        record.update(score_frozen(frozen.path, frozen.sha256, options.evaluate, out, progress))
     write_record(out / "run.json", record)
     return record
 
 
-def _score(frozen: Frozen, ev: EvaluateOptions, out: Path, progress, verdict: Verdict) -> dict:
+def score_frozen(checkpoint: Path, sha256: dict[str, str], ev: EvaluateOptions, out: Path,
+                 progress=None) -> dict:  # fmt: skip
     """Score exactly the frozen bytes (their hashes checked again first); a checkpoint that
-    breaks the scorer is not scored, and says why."""
-    changed = verify(frozen.path, frozen.sha256)
+    breaks the scorer is not scored, and says why. What to merge into ``run.json``; also
+    ``lume-score batch``'s scoring task."""
+    changed = verify(checkpoint, sha256)
     if changed:
         reason = f"the checkpoint changed after it was judged: {'; '.join(changed[:5])}"
         return {"status": "invalid", "reason": reason, "scored": False, "scores": None}
     try:
-        return {"scores": _evaluate(frozen.path, ev, out, progress)}
+        return {"scores": _evaluate(checkpoint, ev, out, progress)}
     except Exception as err:  # noqa: BLE001 - the checkpoint's fault, recorded as such
         reason = f"the checkpoint broke scoring: {one_line(err)}"
         return {"status": "invalid", "reason": reason, "scored": False, "scores": None}

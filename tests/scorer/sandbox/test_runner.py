@@ -75,18 +75,20 @@ def test_scoring_loads_exactly_the_frozen_bytes_or_nothing(
 ):
     from scorer.sandbox import runner
     from scorer.sandbox.freeze import freeze
-    from scorer.sandbox.verdict import Verdict
 
     output = tmp_path / "output"
     output.mkdir()
     (output / "model.safetensors").write_bytes(b"weights")
     frozen = freeze(output, tmp_path / "checkpoint")
     monkeypatch.setattr(runner, "_evaluate", lambda *_: {"final": 0.5})
-    ok = Verdict("ok", None, True)
     ev = EvaluateOptions(tmp_path / "data")
-    assert runner._score(frozen, ev, tmp_path, None, ok) == {"scores": {"final": 0.5}}
+
+    def score():
+        return runner.score_frozen(frozen.path, frozen.sha256, ev, tmp_path)
+
+    assert score() == {"scores": {"final": 0.5}}
     (frozen.path / "model.safetensors").write_bytes(b"NaN NaN")
-    changed = runner._score(frozen, ev, tmp_path, None, ok)
+    changed = score()
     assert changed["status"] == "invalid" and changed["scores"] is None
     assert changed["reason"] == (
         "the checkpoint changed after it was judged: model.safetensors: changed"
@@ -97,7 +99,7 @@ def test_scoring_loads_exactly_the_frozen_bytes_or_nothing(
         raise AttributeError("'tuple' object has no attribute 'logits'")
 
     monkeypatch.setattr(runner, "_evaluate", breaks)
-    broken = runner._score(frozen, ev, tmp_path, None, ok)
+    broken = score()
     assert broken["reason"] == (
         "the checkpoint broke scoring: AttributeError: 'tuple' object has no attribute 'logits'"
     )

@@ -1,0 +1,81 @@
+"""``lume-score batch``: help at once (no torch, no Ray), bad input one line and exit 2,
+nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clis import assert_one_line_error, probe
+
+
+def _probe(tmp_path: Path, *args: str):
+    return probe(tmp_path, "scorer.cli", "lume-score", "batch", *args)
+
+
+def test_help_explains_and_imports_nothing_heavy(tmp_path):
+    result, heavy = _probe(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for needle in ("--address", "--max-parallel", "--retries", "state.json", "leaderboard"):
+        assert needle in result.stdout
+    assert heavy == []
+
+
+def _subs(tmp_path: Path, kind: str) -> Path:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    if kind == "no .py":
+        (subs / "readme.md").write_text("x")
+    elif kind == "bad row":
+        (subs / "a.py").write_text("def unlearn(a, b, c, d): pass\n")
+        manifest = subs / "subs.toml"
+        manifest.write_text('[[submission]]\nteam = "a"\nfile = "a.py"\nfiel = "b.py"\n')
+        return manifest
+    return subs
+
+
+@pytest.mark.parametrize(
+    ("kind", "track", "needles"),
+    [
+        ("empty", "mini", ["subs: empty directory"]),
+        ("no .py", "mini", ["holds no .py file"]),
+        ("bad row", "mini", ["subs.toml: submission 1: unknown field(s) fiel"]),
+        ("empty", "8B", ["8B"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, kind, track, needles):
+    out = tmp_path / "results"
+    args = (str(_subs(tmp_path, kind)), "--track", track, "--out", str(out))
+    result, heavy = _probe(tmp_path, *args)
+    assert_one_line_error(result, *needles)
+    assert heavy == [] and not out.exists()
+
+
+def test_argument_errors_are_one_line(tmp_path):
+    result, _ = _probe(tmp_path, str(tmp_path), "--out", "o")
+    assert_one_line_error(result, "Missing option '--track'")
+    result, _ = _probe(tmp_path, str(tmp_path), "--track", "mini", "--out", "o", "--retries", "-1")
+    assert_one_line_error(result, "--retries")
+
+
+def test_a_queue_of_another_track_or_a_foreign_directory_is_refused(tmp_path, tiny_track):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "a.py").write_text("def unlearn(a, b, c, d): pass\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    settings = {"format": 1, "settings": {"track": "7B"}}
+    (results / "batch.json").write_text(json.dumps(settings))
+    common = ("--track", "mini", "--root", str(tiny_track), "--isolation", "none")
+    result, heavy = _probe(tmp_path, str(subs), "--out", str(results), *common)
+    assert_one_line_error(result, "holds the queue of track '7B', not 'mini'", "another --out")
+    assert heavy == []  # refused before a model or Ray was touched
+    assert json.loads((results / "batch.json").read_text()) == settings
+    assert not (results / "a").exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    result, _ = _probe(tmp_path, str(subs), "--out", str(foreign), *common)
+    assert_one_line_error(result, "not empty and holds no batch.json")

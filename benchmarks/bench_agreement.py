@@ -3,22 +3,31 @@ with and without the margin repair (``scorer.engine.margins``), in one run.
 
     python benchmarks/bench_agreement.py --ref /tmp/ref              # agreement and time
     python benchmarks/bench_agreement.py --ref /tmp/ref --calibrate  # logit differences
+    python benchmarks/bench_agreement.py --ref /tmp/ref --process --only npo  # 10x target
 
 ``--ref`` holds the six checkpoints: ``track/model`` (the mini target), ``ga``, ``gd``,
 ``kl``, ``npo`` (its baselines, ``lume baseline NAME --preset mini``) scored on
 ``track/dataset/data``, and ``public_npo`` (NPO of ``lume mini build --source
 ../shared/lume-public --fold validation`` in ``public``) scored on ``public/dataset/data``;
 all on the validation fold. Prints per checkpoint and dtype: identical generations and the
-largest component difference against the per-item loop, the items regenerated, and
-seconds of each way (items phase only, one process, no cache). ``--calibrate`` prints the
-largest logit difference between the engines along identical token paths, in units of
-``eps × max|logit|``: ``MEASURED`` in ``scorer/engine/margins.py`` comes from it.
+largest component difference against the per-item loop for the padded batches (the engine
+before equal-length bf16 batches), the engine as evaluate runs it without and with the
+repair, the items regenerated, and seconds of each way (items phase only, one process, no
+cache); then the pooled agreement, and with ``npo`` selected the whole ``lume-score
+evaluate`` process in bf16 against ``--exact``'s. ``--calibrate`` prints the largest lead
+drop between the engines along identical token paths, in units of ``eps × max|logit|``,
+and how many steps were equal bit for bit: ``MEASURED`` in ``scorer/engine/margins.py``
+comes from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +36,19 @@ from rich.console import Console
 from rich.table import Table
 
 from scorer.data.lume import load_lume
-from scorer.engine.batched import BatchedEngine
-from scorer.engine.batching import encode, generation_cost, length_batches
+from scorer.engine.batched import BatchedEngine, answer_split
+from scorer.engine.batching import (
+    encode,
+    equal_length_batches,
+    generation_cost,
+    length_batches,
+)
 from scorer.engine.generation import generate_and_score
-from scorer.engine.margins import path_discrepancy, repair_threshold
+from scorer.engine.margins import (
+    equal_length_batches_for,
+    path_discrepancy,
+    repair_threshold,
+)
 from scorer.engine.model import auto_batch_tokens, load_model
 from scorer.engine.reference import ReferenceEngine, greedy_config
 from scorer.evaluation.job import Job
@@ -70,13 +88,18 @@ def timed(work):
 
 
 def agreement(model: Path, data: Path, dtype: str) -> dict:
-    """One checkpoint in one dtype: the three ways, their agreement and seconds."""
+    """One checkpoint in one dtype: the batched engine as ``lume-score evaluate`` runs it,
+    without and with the repair, the padded batches (the engine before equal lengths), and
+    the per-item loop; their agreement and seconds."""
     lm = load_model(model, "cpu", dtype)
     lume = load_lume(data, "validation")
     items = lume["forget"] + lume["retain"]
     job = Job(EvalSettings(dtype=dtype, bootstrap=0))
-    batched = BatchedEngine(lm, auto_batch_tokens(lm))
+    equal = equal_length_batches_for(next(lm.model.parameters()).dtype)
+    batched = BatchedEngine(lm, auto_batch_tokens(lm), equal)
+    padded_engine = BatchedEngine(lm, auto_batch_tokens(lm), False)
     plain, t_plain = timed(lambda: score_items(job, batched, items))
+    padded, t_padded = timed(lambda: score_items(job, padded_engine, items))
     (fixed, repair), t_fixed = timed(
         lambda: score_items_repaired(job, batched, ReferenceEngine(lm), items)
     )
@@ -90,108 +113,163 @@ def agreement(model: Path, data: Path, dtype: str) -> dict:
 
     return {
         "items": len(items),
+        "padded": (*same(padded), t_padded),
         "plain": (*same(plain), t_plain),
         "repaired": (*same(fixed), t_fixed),
-        "regenerated": repair["regenerated"],
-        "threshold": repair["threshold"],
+        "repair": repair,
         "exact": t_exact,
     }
 
 
 @torch.inference_mode()
 def calibrate(model: Path, data: Path, dtype: str, limit: int | None = None) -> dict:
-    """The largest logit difference between the batched decoding loop and ``model.generate``
-    on one unpadded prompt, along identical paths, over the validation items."""
+    """The largest lead drop (:func:`scorer.engine.margins.lead_drop`) between the batched
+    decoding loop, batched as the engine batches in that dtype, and ``model.generate`` on
+    one unpadded prompt, along identical paths, over the validation items; also how many
+    steps were equal bit for bit and the smallest margin of a row whose path parted."""
     lm = load_model(model, "cpu", dtype)
     lume = load_lume(data, "validation")
     items = lume["forget"] + lume["retain"]
     if limit:  # a seeded sample
         items = [items[i] for i in sorted(random.Random(0).sample(range(len(items)), limit))]
     prompts = encode(lm, [i.input for i in items])
-    eps = torch.finfo(next(lm.model.parameters()).dtype).eps
+    rows = encode(lm, [i.input + i.output for i in items])
+    answers = [answer_split(p, r, min(len(p), len(r))) for p, r in zip(prompts, rows)]
+    model_dtype = next(lm.model.parameters()).dtype
+    equal = equal_length_batches_for(model_dtype)
+    eps = torch.finfo(model_dtype).eps
     budget = auto_batch_tokens(lm)
-    steps = rows = diverged = 0
+    group = equal_length_batches if equal else length_batches
+    steps = bit_equal = n_rows = diverged = 0
     largest = largest_raw = 0.0
     smallest_margin_of_diverged = float("inf")
-    for batch in length_batches([len(p) for p in prompts], generation_cost(256), budget):
+    all_margins: list[float] = []
+    for batch in group([len(p) for p in prompts], generation_cost(256), budget):
         seen: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(batch))}
 
         def keep(live, logits, seen=seen):
             for row, values in zip(live, logits):
                 seen[row].append(values.clone())
 
+        after = [[] if equal else answers[i] or [] for i in batch]  # as the engine runs them
         margins = generate_and_score(
-            lm, [prompts[i] for i in batch], [[] for _ in batch], 256, budget // 4, keep
+            lm, [prompts[i] for i in batch], after, 256, budget // 4, keep
         )[2]
+        all_margins += margins
         for row, i in enumerate(batch):
             ids = torch.tensor([prompts[i]], device=lm.device)
             config = greedy_config(lm, 256)
             config.output_logits, config.return_dict_in_generate = True, True
             out = lm.model.generate(input_ids=ids, generation_config=config)
             steps_of_reference = [step[0] for step in out.logits]  # (1, vocab) per step
+            bit_equal += sum(
+                torch.equal(b, r.float()) for b, r in zip(seen[row], steps_of_reference)
+            )
             n, big, raw, parted = path_discrepancy(seen[row], steps_of_reference, eps)
-            steps, rows, diverged = steps + n, rows + 1, diverged + parted
+            steps, n_rows, diverged = steps + n, n_rows + 1, diverged + parted
             largest, largest_raw = max(largest, big), max(largest_raw, raw)
             if parted:
                 smallest_margin_of_diverged = min(smallest_margin_of_diverged, margins[row])
     return {
-        "rows": rows,
+        "batches": "equal prompt length" if equal else "padded",
+        "rows": n_rows,
         "steps": steps,
+        "bit_equal_steps": bit_equal,
         "diverged": diverged,
         "largest": largest,
         "largest_raw": largest_raw,
         "diverged_margin": smallest_margin_of_diverged,
-        "threshold": repair_threshold(next(lm.model.parameters()).dtype),
+        "threshold": repair_threshold(model_dtype, "cpu"),
+        "rows_under": {x: sum(m < x for m in all_margins) for x in (1e-3, 1, 4, 16, 64)},
     }
+
+
+def whole_process(ref: Path, out: Path) -> dict:
+    """Seconds of the whole ``lume-score evaluate`` process (start-up, loading, items, MIA,
+    MMLU) on the NPO checkpoint in bf16, batched and ``--exact``, and their agreement."""
+    seconds, generations = {}, {}
+    for way, extra in (("batched", []), ("exact", ["--exact"])):
+        command = [sys.executable, "-m", "scorer.cli", "evaluate", str(ref / "npo"), "--track",
+                   "mini", "--root", str(ref / "track"), "--split", "validation", "--dtype",
+                   "bfloat16", "--out", str(out / way), "--no-cache", "--json", *extra]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        seconds[way] = time.perf_counter() - start
+        lines = (out / way / "items.jsonl").read_text().splitlines()
+        generations[way] = [json.loads(line)["generation"] for line in lines]
+    same = sum(a == b for a, b in zip(generations["batched"], generations["exact"]))
+    repair = json.loads((out / "batched" / "scores.json").read_text())["repair"]
+    return {**seconds, "ratio": seconds["exact"] / seconds["batched"], "identical": same,
+            "items": len(generations["exact"]), "regenerated": repair["regenerated"]}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ref", type=Path, default=Path("/tmp/ref"))
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--process", action="store_true", help="only the whole-process ratio")
     parser.add_argument("--only", nargs="*", help="checkpoint names to run (default: all)")
     parser.add_argument("--dtype", nargs="*", default=list(DTYPES))
     parser.add_argument("--limit", type=int, help="--calibrate: a seeded sample of N items")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # rows show as they finish
     torch.manual_seed(0)
     console = Console()
     found = checkpoints(args.ref)
     names = [n for n in found if not args.only or n in args.only]
     if args.calibrate:
         table = Table(title="batched vs per-item logits on identical paths (eps x max|logit|)")
-        for col in ("checkpoint", "dtype", "rows", "steps", "paths differ", "largest",
-                    "largest raw", "margin where differ", "threshold"):  # fmt: skip
+        for col in ("checkpoint", "dtype", "batches", "rows", "steps", "bit-equal steps",
+                    "paths differ", "largest lead drop", "largest raw", "margin where differ",
+                    "threshold"):  # fmt: skip
             table.add_column(col)
         for name in names:
             for dtype in args.dtype:
                 c = calibrate(*found[name], dtype, args.limit)
-                table.add_row(name, dtype, str(c["rows"]), str(c["steps"]), str(c["diverged"]),
-                              f"{c['largest']:.1f}", f"{c['largest_raw']:.2e}",
-                              f"{c['diverged_margin']:.1f}", f"{c['threshold']:.1f}")  # fmt: skip
+                table.add_row(name, dtype, c["batches"], str(c["rows"]), str(c["steps"]),
+                              str(c["bit_equal_steps"]), str(c["diverged"]),
+                              f"{c['largest']:.2f}", f"{c['largest_raw']:.2e}",
+                              f"{c['diverged_margin']:.2f}", f"{c['threshold']:.1f}")  # fmt: skip
                 console.print(name, dtype, c)
         console.print(table)
         return
+    if not args.process:
+        per_checkpoint(console, found, names, args.dtype)
+    if "npo" in names:  # the issue's whole-process target
+        with tempfile.TemporaryDirectory() as out:
+            w = whole_process(args.ref, Path(out))
+        console.print(
+            f"whole lume-score evaluate process, NPO, bf16: batched {w['batched']:.1f} s "
+            f"({w['regenerated']} regenerated), --exact {w['exact']:.1f} s: "
+            f"{w['ratio']:.1f}x faster; {w['identical']}/{w['items']} generations identical"
+        )
+
+
+def per_checkpoint(console: Console, found: dict, names: list[str], dtypes: list[str]) -> None:
+    """The agreement table, one row per checkpoint and dtype, and the pooled agreement."""
     table = Table(title="agreement with the per-item loop (--exact), validation fold, CPU")
-    for col in ("checkpoint", "dtype", "items", "identical", "max comp. diff", "s",
-                "identical +repair", "max comp. diff +repair", "regenerated", "s +repair",
+    for col in ("checkpoint", "dtype", "items", "identical padded", "identical", "max diff",
+                "s", "identical +repair", "max diff +repair", "regenerated", "s +repair",
                 "s exact", "x faster +repair"):  # fmt: skip
         table.add_column(col)
-    pooled: dict[str, list[int]] = {d: [0, 0, 0] for d in args.dtype}
+    pooled: dict[str, list] = {d: [0, 0, 0, 0.0, 0.0] for d in dtypes}
     for name in names:
-        for dtype in args.dtype:
+        for dtype in dtypes:
             r = agreement(*found[name], dtype)
-            (i0, g0, t0), (i1, g1, t1) = r["plain"], r["repaired"]
-            pooled[dtype] = [pooled[dtype][0] + r["items"], pooled[dtype][1] + i0,
-                             pooled[dtype][2] + i1]  # fmt: skip
-            table.add_row(name, dtype, str(r["items"]), f"{i0}", f"{g0:.4f}", f"{t0:.1f}",
-                          f"{i1}", f"{g1:.4f}", str(r["regenerated"]), f"{t1:.1f}",
-                          f"{r['exact']:.1f}", f"{r['exact'] / t1:.1f}")  # fmt: skip
+            (ip, _, _), (i0, g0, t0), (i1, g1, t1) = r["padded"], r["plain"], r["repaired"]
+            p = pooled[dtype]
+            pooled[dtype] = [p[0] + r["items"], p[1] + i0, p[2] + i1, max(p[3], g0),
+                             max(p[4], g1)]  # fmt: skip
+            table.add_row(name, dtype, str(r["items"]), f"{ip}", f"{i0}", f"{g0:.4f}",
+                          f"{t0:.1f}", f"{i1}", f"{g1:.4f}", str(r["repair"]["regenerated"]),
+                          f"{t1:.1f}", f"{r['exact']:.1f}", f"{r['exact'] / t1:.1f}")  # fmt: skip
             console.print(name, dtype, r)
     console.print(table)
-    for dtype, (n, i0, i1) in pooled.items():
+    for dtype, (n, i0, i1, g0, g1) in pooled.items():
         console.print(
-            f"{dtype}: pooled {i0}/{n} identical ({i0 / max(n, 1):.2%}) without the repair, "
-            f"{i1}/{n} ({i1 / max(n, 1):.2%}) with it"
+            f"{dtype}: pooled {i0}/{n} identical ({i0 / max(n, 1):.2%}, largest component "
+            f"difference {g0:.4f}) without the repair, {i1}/{n} ({i1 / max(n, 1):.2%}, "
+            f"{g1:.4f}) with it"
         )
 
 

@@ -93,6 +93,14 @@ def evaluate_command(
             "--exact", help="The official per-item loop (batch of one, model.generate): slow."
         ),
     ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair/--no-repair",
+            help="Generate again, with the per-item loop, every item whose batched greedy path "
+            "is not provably the per-item loop's (a near-tie between the two best tokens).",
+        ),
+    ] = True,
     check_exact: Annotated[
         int,
         typer.Option(
@@ -152,6 +160,7 @@ def evaluate_command(
         mmlu_threshold=mmlu_threshold,
         batch_tokens=batch_tokens,
         exact=exact,
+        repair=repair,
         check_exact=check_exact,
         bootstrap=bootstrap,
     )
@@ -198,10 +207,17 @@ def notes(scores: dict) -> list[str]:
                 f"tokens (the longest: {counts['longest']}); run whole, as the official loop"
             )
     repair = scores.get("repair")
+    if repair and repair["method"] == "off" and repair["doubtful"]:
+        out.append(
+            f"--no-repair: {repair['doubtful']} of {repair['items']} items have a near-tie "
+            f"(top-2 margin under {repair['threshold']:g} {repair['unit']}, {repair['dtype']}) "
+            "and may differ from the per-item loop's"
+        )
     if repair and repair["regenerated"]:
         out.append(
-            f"{repair['regenerated']} items generated again by the per-item loop (top-2 margin "
-            f"under {repair['threshold']:g} {repair['unit']}, {repair['dtype']})"
+            f"{repair['regenerated']} of {repair['items']} items generated again by the "
+            f"per-item loop (top-2 margin under {repair['threshold']:g} {repair['unit']}, "
+            f"{repair['dtype']})"
         )
     dtypes = scores.get("dtypes")
     if dtypes:

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scorer.engine.batching import encode, generation_cost, length_batches
+from scorer.engine.batching import (
+    encode,
+    equal_length_batches,
+    generation_cost,
+    length_batches,
+)
 from scorer.engine.forward_passes import answer_nll_batch, choose_after_prefix, token_stats_batch
 from scorer.engine.generation import generate_and_score
 from scorer.engine.interface import ChoicePrompt
@@ -34,10 +39,15 @@ def answer_split(prompt: list[int], row: list[int], start: int) -> list[int] | N
 @dataclass(frozen=True)
 class BatchedEngine:
     """The fast engine; ``batch_tokens`` bounds the padded tokens of a batch (the same in
-    every process of a launch, so that all plan the same batches)."""
+    every process of a launch, so that all plan the same batches). With ``equal_lengths``
+    a generation batch holds prompts of one length only: no row is padded, and in bf16 on
+    CPU each row's logits are then the per-item loop's bit for bit (left padding moves a
+    row's keys within the attention's vector lanes and changes the rounding; see
+    ``benchmarks/bench_agreement.py``)."""
 
     lm: LoadedModel
     batch_tokens: int
+    equal_lengths: bool = False
     name: ClassVar[str] = "batched"
 
     def budget(self, divisor: int = 1) -> int:
@@ -61,11 +71,13 @@ class BatchedEngine:
             texts, nlls, margins = generate_and_score(
                 lm,
                 [prompts[i] for i in indices],
-                [answers[i] or [] for i in indices],
+                [[] if self.equal_lengths else answers[i] or [] for i in indices],
                 max_new_tokens,
                 self.budget(4),
             )
-            apart = [k for k, i in enumerate(indices) if answers[i] is None]
+            # equal lengths: the prompts run alone, as the per-item loop's prefill (an
+            # answer after them changes the attention's shapes and so its rounding)
+            apart = [k for k, i in enumerate(indices) if self.equal_lengths or answers[i] is None]
             if apart:
                 separate = answer_nll_batch(
                     lm, [rows[indices[k]] for k in apart], [starts[indices[k]] for k in apart]
@@ -79,7 +91,8 @@ class BatchedEngine:
 
         longest_answer = max((len(r) - n for r, n in zip(rows, starts)), default=0)
         cost = generation_cost(max(max_new_tokens, longest_answer))
-        batches = length_batches([len(p) for p in prompts], cost, self.budget())
+        group = equal_length_batches if self.equal_lengths else length_batches
+        batches = group([len(p) for p in prompts], cost, self.budget())
         return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
 
     def document_stats(self, texts: Sequence[str]) -> Work:

@@ -39,6 +39,18 @@ def length_batches(lengths: Sequence[int], cost: Cost, budget: int) -> Iterator[
         yield batch
 
 
+def equal_length_batches(lengths: Sequence[int], cost: Cost, budget: int) -> Iterator[list[int]]:
+    """:func:`length_batches` inside each group of equal lengths (longest first): no row is
+    padded, so each row runs the shapes it runs alone but for the batch dimension."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        groups.setdefault(n, []).append(i)
+    for n in sorted(groups, reverse=True):
+        members = groups[n]
+        for batch in length_batches([n] * len(members), cost, budget):
+            yield [members[j] for j in batch]
+
+
 def generation_cost(max_new_tokens: int) -> Cost:
     """Tokens a generation batch of ``n`` prompts of width ``longest`` may hold: its cache
     grows by up to ``max_new_tokens`` per row."""

@@ -26,7 +26,7 @@ from scorer.data.records import Item
 from scorer.engine.batched import BatchedEngine
 from scorer.engine.cache import ResultCache, checkpoint_fingerprint
 from scorer.engine.interface import Engine
-from scorer.engine.margins import dtype_name
+from scorer.engine.margins import dtype_name, equal_length_batches_for
 from scorer.engine.model import (
     LoadedModel,
     auto_batch_tokens,
@@ -98,11 +98,13 @@ def check_inputs(tokenizer, inputs: Inputs, config: dict, data_dir, mia_dir, fol
 
 def pick_engine(lm: LoadedModel, settings: EvalSettings, world: World) -> Engine:
     """The reference engine for ``--exact``, else the batched one, with the smallest token
-    budget of all processes so that every process plans the same batches."""
+    budget of all processes so that every process plans the same batches; in reduced
+    precision its generation batches hold prompts of one length (no padding)."""
     if settings.exact:
         return ReferenceEngine(lm)
     tokens = settings.batch_tokens or auto_batch_tokens(lm)
-    return BatchedEngine(lm, min(share(world, {str(world.rank): tokens}).values()))
+    budget = min(share(world, {str(world.rank): tokens}).values())
+    return BatchedEngine(lm, budget, equal_length_batches_for(lm_dtype(lm)))
 
 
 def evaluate(
@@ -155,7 +157,10 @@ def evaluate(
         results, repair = timer.run("items", lambda: score_items(job, engine, inputs.items)), None
     else:
         results, repair = timer.run(
-            "items", lambda: score_items_repaired(job, engine, ReferenceEngine(lm), inputs.items)
+            "items",
+            lambda: score_items_repaired(
+                job, engine, ReferenceEngine(lm), inputs.items, settings.repair
+            ),
         )
     agreement = (
         timer.run(

@@ -11,7 +11,14 @@ from __future__ import annotations
 from scorer.beyond.attacks import DocumentStats, membership_scores
 from scorer.data.records import Item
 from scorer.engine.interface import ChoicePrompt, Engine
-from scorer.engine.margins import dtype_name, repair_threshold
+from scorer.engine.margins import (
+    PROBES,
+    calibrated,
+    doubtful_rows,
+    dtype_name,
+    probe_rows,
+    repair_threshold,
+)
 from scorer.engine.token_stats import TokenStats
 from scorer.errors import LumeError
 from scorer.evaluation.job import Job
@@ -52,34 +59,64 @@ def score_items(job: Job, engine: Engine, items: list[Item], phase: str = "items
 
 
 def score_items_repaired(
-    job: Job, engine: Engine, reference: Engine, items: list[Item]
+    job: Job, engine: Engine, reference: Engine, items: list[Item], repair: bool = True
 ) -> tuple[list[dict], dict]:
     """:func:`score_items`, with every item whose greedy path is not provably the per-item
     loop's (a top-2 margin under :func:`repair_threshold`) generated again by
-    ``reference``; also what was repaired, for ``scores.json``."""
+    ``reference``; also what was repaired, for ``scores.json``.
+
+    The bound is tested on every run: the ``PROBES`` rows nearest a tie that it lets through
+    are generated again too, and if one of them differs the bound does not hold on this
+    machine, so every row under the cautious threshold (``UNMEASURED``) is generated again.
+    A regenerated row is the per-item loop's own result, so the repair never moves a row
+    away from ``--exact``. ``repair=False`` only counts the doubtful rows.
+    """
     pairs = [(i.input, i.output) for i in items]
     results = job.run(
         "items",
         engine.answer_items(pairs, job.settings.max_new_tokens),
         lambda i: [items[i].input, items[i].output],
     )
-    dtype = next(engine.lm.model.parameters()).dtype
-    threshold = repair_threshold(dtype)
-    doubtful = [
-        i for i, r in enumerate(results) if len(r) > 2 and r[2] is not None and r[2] < threshold
-    ]
-    if doubtful:
-        work = reference.answer_items([pairs[i] for i in doubtful], job.settings.max_new_tokens)
-        again = job.run("repair", work, lambda k: [*pairs[doubtful[k]]])
-        for i, result in zip(doubtful, again):
-            results[i] = result
-    repair = {
-        "regenerated": len(doubtful),
+    lm = engine.lm
+    dtype, device = next(lm.model.parameters()).dtype, lm.device.type
+    margins = [r[2] if len(r) > 2 else None for r in results]
+    threshold = repair_threshold(dtype, device)
+    doubtful = doubtful_rows(margins, threshold)
+    record = {
+        "method": "per-item loop for rows under the threshold" if repair else "off",
+        "items": len(items),
+        "doubtful": len(doubtful),
+        "regenerated": 0,
         "threshold": threshold,
-        "dtype": dtype_name(dtype),
         "unit": "eps x max|logit|",
+        "dtype": dtype_name(dtype),
+        "calibrated": calibrated(dtype, device),
+        "batches": "equal prompt length" if getattr(engine, "equal_lengths", False) else "padded",
     }
-    return _records(items, results), repair
+    if not repair:
+        return _records(items, results), record
+    probes = probe_rows(margins, doubtful, PROBES)
+    again = _regenerate(job, reference, pairs, sorted(doubtful + probes), "repair")
+    failed = [i for i in probes if again[i][0] != results[i][0]]
+    if failed:  # the bound does not hold here: fall back to the cautious one
+        record["threshold"] = repair_threshold(dtype, "unmeasured")
+        record["calibrated"] = False
+        more = [i for i in doubtful_rows(margins, record["threshold"]) if i not in again]
+        again |= _regenerate(job, reference, pairs, more, "repair (cautious)")
+    for i, result in again.items():
+        results[i] = result
+    record |= {"regenerated": len(again), "probes": len(probes), "probes_differed": len(failed)}
+    return _records(items, results), record
+
+
+def _regenerate(
+    job: Job, reference: Engine, pairs: list[tuple[str, str]], rows: list[int], phase: str
+) -> dict[int, list]:
+    """The per-item loop's results for ``rows`` (by row)."""
+    if not rows:
+        return {}
+    work = reference.answer_items([pairs[i] for i in rows], job.settings.max_new_tokens)
+    return dict(zip(rows, job.run(phase, work, lambda k: [*pairs[rows[k]]])))
 
 
 def document_scores(job: Job, engine: Engine, texts: list[str]) -> list[dict]:
@@ -147,17 +184,25 @@ def mmlu_prompts(
 
 
 def score_mmlu(job: Job, engine: Engine, mmlu: dict) -> dict:
-    """Open-instruct's MMLU: accuracy over every test question (micro average)."""
+    """Open-instruct's MMLU: accuracy over every test question (micro average), and each
+    subject's count of correct answers (``by_subject``, for the report; not in the score)."""
     tokenizer = engine.lm.tokenizer
     limit = min(OPEN_INSTRUCT_PROMPT_LIMIT, engine.lm.max_positions)
     prompts, answers, shots_used = mmlu_prompts(tokenizer, mmlu, job.settings.shots, limit)
     candidates = answer_token_ids(lambda s: tokenizer.encode(s, add_special_tokens=False))
     work = engine.choices(prompts, candidates)
     predictions = job.run("MMLU", work, lambda i: prompts[i].text)
+    correct = [p == a for p, a in zip(predictions, answers)]
+    subjects = [s for s, questions in mmlu["test"].items() for _ in questions]  # prompts' order
+    by_subject = {s: {"correct": 0, "questions": 0} for s in sorted(mmlu["test"])}
+    for subject, right in zip(subjects, correct):
+        by_subject[subject]["correct"] += int(right)
+        by_subject[subject]["questions"] += 1
     return {
         "accuracy": accuracy(predictions, answers),
         "questions": len(prompts),
         "subjects": len(mmlu["test"]),
         "mean_shots": sum(shots_used) / len(shots_used),
-        "correct": [p == a for p, a in zip(predictions, answers)],
+        "by_subject": by_subject,
+        "correct": correct,
     }

@@ -17,7 +17,9 @@ class EvalSettings:
     (None: not known). The official protocol scores the fold that was unlearned. ``dtype``
     is for items and MIA (auto: bf16 on GPU as the official runs, fp32 on CPU);
     ``mmlu_dtype`` for MMLU (auto: the checkpoint's stored dtype, open-instruct's
-    ``torch_dtype="auto"``).
+    ``torch_dtype="auto"``). ``repair``: the batched engine's items whose greedy path is not
+    provably the per-item loop's (a top-2 logit margin under the calibrated bound,
+    :mod:`scorer.engine.margins`) are generated again by the per-item loop.
     """
 
     fold: str = "train"  # the public forget set: what `lume baseline` unlearns by default
@@ -30,6 +32,7 @@ class EvalSettings:
     mmlu_threshold: float | None = None
     batch_tokens: int | None = None  # None: auto, from the model and the device's memory
     exact: bool = False
+    repair: bool = True
     check_exact: int = 0
     bootstrap: int = 1000
     mia_k: float = 0.2

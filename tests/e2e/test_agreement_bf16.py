@@ -1,5 +1,5 @@
-"""In bf16, where padding and batch shape change the rounding, the batched engine with its
-margin repair gives the per-item loop's generations (the full numbers, over six
+"""In bf16, where padding changes the rounding, the batched engine (equal-length generation
+batches, margin repair) gives the per-item loop's generations (the full numbers, over six
 checkpoints, are in ``benchmarks/bench_agreement.py``)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scorer.engine.margins import PROBES
 from scorer.evaluation.evaluate import evaluate
 from scorer.evaluation.settings import EvalSettings
 
@@ -31,13 +32,13 @@ def test_bf16_batched_with_repair_agrees_with_the_per_item_loop(tiny_track: Path
     assert fast["dtypes"] == {"items": "bfloat16", "mia": "bfloat16", "mmlu": "float32"}
     exact = evaluate(p["model_dir"], p["data_dir"], tmp_path / "exact",
                      settings=EvalSettings(exact=True, **common))  # fmt: skip
-    assert fast["repair"]["dtype"] == "bfloat16" and fast["repair"]["threshold"] > 0
-    assert "repair" not in exact
-    same = sum(
-        a == b for a, b in zip(_generations(tmp_path / "fast"), _generations(tmp_path / "exact"))
-    )
-    assert same / len(_generations(tmp_path / "exact")) >= 0.97
+    repair = fast["repair"]
+    assert (repair["dtype"], repair["batches"]) == ("bfloat16", "equal prompt length")
+    assert "repair" not in exact and fast["settings"]["repair"] is True
+    if repair["calibrated"]:  # the bound held here: only the probes went to the slow loop
+        assert repair["regenerated"] == repair["probes"] + repair["doubtful"] <= PROBES
+    # every generation and every component is the per-item loop's (bit-exact bf16 rows on
+    # CPU; elsewhere, a probe that differs sends every near-tie to the per-item loop)
+    assert _generations(tmp_path / "fast") == _generations(tmp_path / "exact")
     for split in ("forget", "retain"):
-        for task, parts in fast[split].items():
-            for metric, value in parts.items():
-                assert value == pytest.approx(exact[split][task][metric], abs=0.01)
+        assert fast[split] == exact[split]

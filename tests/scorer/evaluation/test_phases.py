@@ -156,14 +156,12 @@ def test_one_engines_results_are_never_reused_by_the_other(lm, tiny_track, tmp_p
     assert 123.0 not in {r["nll"] for r in score_mia(job, exact, mia)[1]}
 
 
-def test_rows_under_the_margin_threshold_are_generated_again_by_the_per_item_loop(
-    lm: LoadedModel,
-):
+def _engine(lm: LoadedModel, margins: list, right: set[int]):
+    """An engine that gives the per-item loop's results for the rows in ``right``, "WRONG"
+    for the others, and ``margins`` (eps x max|logit|; None: no step)."""
     from dataclasses import dataclass
 
     from scorer.engine.workplan import Batch, Work, one_each
-
-    margins = [0.0, 1e9, 1.0, 1e9, None]  # in eps x max|logit|; None: no step
 
     @dataclass(frozen=True)
     class Doubtful:
@@ -172,15 +170,67 @@ def test_rows_under_the_margin_threshold_are_generated_again_by_the_per_item_loo
 
         def answer_items(self, pairs, max_new_tokens):
             def compute(batch: Batch) -> list:
-                return [["WRONG", 0.5, margins[i]] for i in batch.indices]
+                return [
+                    [
+                        generate_one(lm, pairs[i][0], max_new_tokens),
+                        answer_nll_one(lm, *pairs[i]),
+                        margins[i],
+                    ]  # fmt: skip
+                    if i in right
+                    else ["WRONG", 0.5, margins[i]]
+                    for i in batch.indices
+                ]
 
             return Work(self.name, one_each(len(pairs)), compute)
 
-    job = _job(max_new_tokens=12)
-    records, repair = score_items_repaired(job, Doubtful(lm), ReferenceEngine(lm), ITEMS)
-    assert repair == {"regenerated": 2, "threshold": repair_threshold(torch.float32),
-                      "dtype": "float32", "unit": "eps x max|logit|"}  # fmt: skip
-    assert [r["generation"] == "WRONG" for r in records] == [False, True, False, True, True]
-    for k in (0, 2):
-        assert records[k]["generation"] == generate_one(lm, ITEMS[k].input, 12)
-        assert records[k]["nll"] == answer_nll_one(lm, ITEMS[k].input, ITEMS[k].output)
+    return Doubtful(lm)
+
+
+MARGINS = [0.0, 1e9, 1.0, 2e9, None]  # the threshold (60 in fp32 on CPU) doubts rows 0 and 2
+
+
+def _exact(lm: LoadedModel, k: int) -> tuple[str, float | None]:
+    return generate_one(lm, ITEMS[k].input, 12), answer_nll_one(lm, ITEMS[k].input, ITEMS[k].output)
+
+
+def test_rows_under_the_margin_threshold_are_generated_again_by_the_per_item_loop(
+    lm: LoadedModel,
+):
+    engine = _engine(lm, MARGINS, right={1, 3, 4})
+    records, repair = score_items_repaired(_job(max_new_tokens=12), engine,
+                                           ReferenceEngine(lm), ITEMS)  # fmt: skip
+    threshold = repair_threshold(torch.float32, "cpu")
+    assert 1.0 < threshold < 1e9
+    # rows 0 and 2, and the two probes (1 and 3, nearest a tie above it), which agreed
+    assert repair == {"method": "per-item loop for rows under the threshold", "items": 5,
+                      "doubtful": 2, "regenerated": 4, "threshold": threshold,
+                      "unit": "eps x max|logit|", "dtype": "float32", "calibrated": True,
+                      "batches": "padded", "probes": 2, "probes_differed": 0}  # fmt: skip
+    assert "WRONG" not in {r["generation"] for r in records}
+    for k in range(5):
+        assert (records[k]["generation"], records[k]["nll"]) == _exact(lm, k)
+
+
+def test_a_probe_that_differs_falls_back_to_the_cautious_threshold(
+    lm: LoadedModel, monkeypatch: pytest.MonkeyPatch
+):
+    from scorer.engine import margins
+
+    monkeypatch.setitem(margins.UNMEASURED, "float32", 1.5e9)  # cautious: under 3e9 units
+    engine = _engine(lm, MARGINS, right={3, 4})  # probe row 1 is wrong: the bound failed
+    records, repair = score_items_repaired(_job(max_new_tokens=12), engine,
+                                           ReferenceEngine(lm), ITEMS)  # fmt: skip
+    assert (repair["probes"], repair["probes_differed"], repair["calibrated"]) == (2, 1, False)
+    assert repair["threshold"] == margins.SAFETY * 1.5e9
+    assert repair["regenerated"] == 4  # 0, 2, the probes 1 and 3; row 4 ran no step
+    assert [r["generation"] == "WRONG" for r in records] == [False] * 5
+    for k in range(4):
+        assert (records[k]["generation"], records[k]["nll"]) == _exact(lm, k)
+
+
+def test_without_the_repair_the_doubtful_rows_are_only_counted(lm: LoadedModel):
+    engine = _engine(lm, MARGINS, right=set())
+    records, repair = score_items_repaired(_job(max_new_tokens=12), engine,
+                                           ReferenceEngine(lm), ITEMS, repair=False)  # fmt: skip
+    assert (repair["method"], repair["doubtful"], repair["regenerated"]) == ("off", 2, 0)
+    assert {r["generation"] for r in records} == {"WRONG"}

@@ -26,8 +26,11 @@ SCORER_LEVELS = {
     "tracks": 3,
     "leaderboard": 3,
     "evaluation": 4,
+    "report": 4,
     "sandbox": 5,
-    "cli": 6,
+    "bundle": 6,
+    "batch": 6,
+    "cli": 7,
 }
 # The supervisor and the child run as their own interpreters (``python -I -m ...``): they
 # and every scorer module they import stay stdlib-only (pynvml is optional, imported in a try).

@@ -13,7 +13,7 @@ from scorer.cli.app import app
 
 from clis import assert_one_line_error, hard_breaks, probe, single_line_breaks
 
-COMMANDS = ("evaluate", "validate", "leaderboard", "run")
+COMMANDS = ("evaluate", "validate", "leaderboard", "run", "report", "bundle", "batch")
 
 
 def _probe(tmp_path: Path, *args: str):

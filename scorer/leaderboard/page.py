@@ -50,21 +50,26 @@ def _table(members: Sequence[Standing]) -> list[str]:
     return [*lines, "</tbody>", "</table>"]
 
 
-def to_html(standings: Sequence[Standing], title: str = "Leaderboard") -> str:
-    """One HTML page: a table per group (ranking, honourable mentions, ...), the footnotes."""
-    lines = [
+def page_opening(title_html: str, policy: str, style: str) -> list[str]:
+    """A self-contained page's lines up to ``<body>``: its content security policy (what
+    may load or run) and its style sheet inline, so it opens offline. Also the report's."""
+    return [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_text(title)}</title>",
-        f"<style>{STYLE}</style>",
+        f"<title>{title_html}</title>",
+        f"<style>{style}</style>",
         "</head>",
         "<body>",
-        f"<h1>{_text(title)}</h1>",
     ]
+
+
+def to_html(standings: Sequence[Standing], title: str = "Leaderboard") -> str:
+    """One HTML page: a table per group (ranking, honourable mentions, ...), the footnotes."""
+    lines = [*page_opening(_text(title), POLICY, STYLE), f"<h1>{_text(title)}</h1>"]
     for group, members in groups(standings):
         lines += [f'<section id="{group}">', f"<h2>{_text(GROUP_TITLES[group])}</h2>"]
         lines += [*_table(members), "</section>"]

@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scorer.leaderboard.page import page_opening
+
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 STYLE = """
@@ -138,16 +140,7 @@ def document(title: str, header: str, sections: Sequence[Section]) -> str:
     """The whole page: head (policy, style), title, navigation, sections, the script."""
     nav = " ".join(f'<a href="#{s.key}">{text(s.title)}</a>' for s in sections)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{text(title)}</title>",
-        f"<style>{STYLE}</style>",
-        "</head>",
-        "<body>",
+        *page_opening(text(title), POLICY, STYLE),
         f"<h1>{text(title)}</h1>",
         header,
         f"<nav>{nav}</nav>",

@@ -7,6 +7,7 @@ participant must be able to fix their data from the message alone.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,20 @@ def jsonl_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
             raise fail(path, f"line {number}: expected a JSON object, got {type_name(record)}")
         records.append((number, record))
     return records
+
+
+def is_finite_number(value: object) -> bool:
+    """A JSON number that is a real, finite value (``true`` is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON file holding one object; anything else is a one-line error naming the file."""
+    text = decode_utf8(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise fail(path, f"not valid JSON (line {err.lineno}: {err.msg})") from None
+    if not isinstance(value, dict):
+        raise fail(path, f"expected a JSON object, got {type_name(value)}")
+    return value

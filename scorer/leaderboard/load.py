@@ -7,11 +7,11 @@ naming the file and the field. Nothing here ranks or renders.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scorer.data.reading import is_finite_number
 from scorer.errors import LumeError
 from scorer.official.score import final_score
 
@@ -56,10 +56,6 @@ def _read_json(path: Path) -> object:
         raise _bad(path, f"not valid JSON ({err})") from None
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -68,7 +64,7 @@ def _check_interval(value: object, field: str, path: Path) -> None:
     ok = value is None or (
         isinstance(value, list)
         and len(value) == 2
-        and all(_is_number(v) for v in value)
+        and all(is_finite_number(v) for v in value)
         and value[0] <= value[1]
     )
     if not ok:
@@ -95,14 +91,14 @@ def check_bootstrap(scores: Mapping, path: Path) -> None:
         raise _bad(path, f"field '{BOOTSTRAP}.replicates' is {count!r}, expected a count >= 1")
     if not _is_int(seed):
         raise _bad(path, f"field '{BOOTSTRAP}.seed' is {seed!r}, expected an integer")
-    if not (_is_number(level) and 0.0 < level < 1.0):
+    if not (is_finite_number(level) and 0.0 < level < 1.0):
         raise _bad(path, f"field '{BOOTSTRAP}.level' is {level!r}, expected a number in (0, 1)")
     replicates = boot.get("final_score_replicates")
     field = f"{BOOTSTRAP}.final_score_replicates"
     if replicates is not None:
         if not isinstance(replicates, list) or len(replicates) != count:
             raise _bad(path, f"field {field!r} is not a list of {count} (replicates) numbers")
-        if not all(_is_number(v) and 0.0 <= v <= 1.0 for v in replicates):
+        if not all(is_finite_number(v) and 0.0 <= v <= 1.0 for v in replicates):
             raise _bad(path, f"field {field!r} holds a value that is not a number in [0, 1]")
     digest = boot.get("resampled")
     if digest is not None and not isinstance(digest, str):
@@ -118,7 +114,7 @@ def check_scores(scores: object, path: Path) -> dict:
         raise _bad(path, f"missing score key(s) {', '.join(missing)}; is this a scores.json?")
     for key in (*HEADLINE_KEYS, "mia_auc", "mmlu_threshold"):
         value = scores.get(key)
-        if value is not None and not (_is_number(value) and 0.0 <= value <= 1.0):
+        if value is not None and not (is_finite_number(value) and 0.0 <= value <= 1.0):
             raise _bad(path, f"field {key!r} is {value!r}, expected a number in [0, 1] or null")
     if scores["task_aggregate"] is None:
         raise _bad(path, "field 'task_aggregate' is null; every scored result has one")
@@ -138,7 +134,7 @@ def check_scores(scores: object, path: Path) -> dict:
 
 def _optional_number(record: Mapping, key: str, path: Path, field: str | None = None):
     value = record.get(key)
-    if value is not None and not (_is_number(value) and value >= 0):
+    if value is not None and not (is_finite_number(value) and value >= 0):
         raise _bad(path, f"field {field or key!r} is {value!r}, expected a number >= 0 or null")
     return value
 

@@ -17,8 +17,6 @@ load as ``None``: the report says those sections are not available.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +24,15 @@ from pathlib import Path
 
 from scorer.beyond.attacks import ATTACKS
 from scorer.contract import SPLITS, TASKS
-from scorer.data.reading import decode_utf8, fail, jsonl_records, show, type_name
+from scorer.data.reading import (
+    decode_utf8,
+    fail,
+    is_finite_number,
+    jsonl_records,
+    read_json_object,
+    show,
+    type_name,
+)
 from scorer.errors import DataError
 from scorer.leaderboard import check_scores
 from scorer.official.score import METRIC_OF_KIND
@@ -64,22 +70,6 @@ class Result:
     steps: tuple[Checkpoint, ...] = ()
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def read_json_object(path: Path) -> dict:
-    """A JSON file holding one object; anything else is a one-line error naming the file."""
-    text = decode_utf8(path)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise fail(path, f"not valid JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(value, dict):
-        raise fail(path, f"expected a JSON object, got {type_name(value)}")
-    return value
-
-
 def _field(path: Path, line: int, row: dict, key: str, ok, expected: str):
     value = row.get(key)
     if not ok(value):
@@ -94,7 +84,7 @@ def read_items(path: Path) -> list[dict]:
     for line, row in jsonl_records(path, decode_utf8(path)):
         for key in ITEM_TEXT_FIELDS:
             _field(path, line, row, key, lambda v: isinstance(v, str), "a string")
-        _field(path, line, row, "score", _is_number, "a number")
+        _field(path, line, row, "score", is_finite_number, "a number")
         if row["id"] in seen:
             raise fail(path, f"line {line}: id {show(row['id'])} repeats line {seen[row['id']]}")
         seen[row["id"]] = line
@@ -107,10 +97,10 @@ def read_mia(path: Path) -> list[dict]:
     rows = []
     for line, row in jsonl_records(path, decode_utf8(path)):
         _field(path, line, row, "member", lambda v: isinstance(v, bool), "true or false")
-        _field(path, line, row, "nll", _is_number, "a number")
+        _field(path, line, row, "nll", is_finite_number, "a number")
         for key in ATTACKS:
             if key in row:
-                _field(path, line, row, key, _is_number, "a number")
+                _field(path, line, row, key, is_finite_number, "a number")
         rows.append(row)
     return rows
 
@@ -120,14 +110,14 @@ def read_run(path: Path) -> dict:
     run = read_json_object(path)
     for key in ("wall_seconds", "time_limit_seconds", "cpu_seconds", "peak_memory_bytes"):
         value = run.get(key)
-        if value is not None and not (_is_number(value) and value >= 0):
+        if value is not None and not (is_finite_number(value) and value >= 0):
             raise fail(path, f"field {key!r} is {show(value)}, expected a number >= 0 or null")
     gpu = run.get("gpu")
     if gpu is not None and not isinstance(gpu, dict):
         raise fail(path, f"field 'gpu' is {type_name(gpu)}, expected an object or null")
     for key in ("gpu_seconds", "allocated_gpu_seconds"):
         value = (gpu or {}).get(key)
-        if value is not None and not (_is_number(value) and value >= 0):
+        if value is not None and not (is_finite_number(value) and value >= 0):
             raise fail(path, f"field 'gpu.{key}' is {show(value)}, expected a number >= 0 or null")
     return run
 
@@ -170,7 +160,7 @@ def _scores(directory: Path) -> dict:
     scores = check_scores(read_json_object(path), path)
     for split, task, metric in ((s, t, m) for s in SPLITS for t in TASKS for m in METRICS):
         value = ((scores.get(split) or {}).get(task) or {}).get(metric)
-        if not (_is_number(value) and 0 <= value <= 1):
+        if not (is_finite_number(value) and 0 <= value <= 1):
             raise fail(
                 path,
                 f"field '{split}.{task}.{metric}' is {show(value)}, expected a number in [0, 1]",

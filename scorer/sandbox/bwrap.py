@@ -173,6 +173,9 @@ def bwrap_argv(
             if view.tmpfs_bytes:
                 argv += ["--size", str(view.tmpfs_bytes)]
             argv += ["--perms", "1777", "--tmpfs", path]
+    for directory in parent_directories(targets):  # again above targets a tmpfs just hid
+        if any(directory.startswith(path + "/") for path in PRIVATE_TMPFS):
+            argv += ["--perms", "0755", "--dir", directory]
     for source, target in view.read_only:
         if not target.startswith("/usr/"):
             argv += ["--ro-bind", source, target]

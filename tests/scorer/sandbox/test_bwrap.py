@@ -80,3 +80,18 @@ def test_the_seccomp_program_denies_the_listed_calls_under_bwrap():
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["-1", "1", "-1", "1", "1"]  # EPERM, EPERM, filtered
     assert {"ptrace", "mount", "unshare", "keyctl", "bpf", "perf_event_open"} <= set(DENIED)
+
+
+@pytest.mark.skipif(bwrap.find_bwrap() is None, reason="needs bubblewrap (CI installs it)")
+def test_a_package_under_tmp_stays_reachable_above_the_private_tmp(tmp_path):
+    """A kit installed under /tmp (a clone there, installed editable): its directories
+    are bound after the private /tmp is mounted, and their parents are made again above
+    it, traversable (bwrap would make them 0700, closed to the run's user)."""
+    package = tmp_path / "clone" / "baselines"
+    package.mkdir(parents=True)
+    view = bwrap.View(read_only=((str(package), str(package)),), writable=(), cwd="/")
+    command = ["stat", "-c", "%a", str(package.parent), str(tmp_path)]
+    argv = bwrap.bwrap_argv(bwrap.find_bwrap(), view, {}, None, command)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["755", "755"]

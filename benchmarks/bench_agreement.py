@@ -10,14 +10,14 @@ with and without the margin repair (``scorer.engine.margins``), in one run.
 ``track/dataset/data``, and ``public_npo`` (NPO of ``lume mini build --source
 ../shared/lume-public --fold validation`` in ``public``) scored on ``public/dataset/data``;
 all on the validation fold. Prints per checkpoint and dtype: identical generations and the
-largest component difference against the per-item loop for the padded batches (the engine
-before equal-length bf16 batches), the engine as evaluate runs it without and with the
-repair, the items regenerated, and seconds of each way (items phase only, one process, no
-cache); then the pooled agreement, and with ``npo`` selected the whole ``lume-score
-evaluate`` process in bf16 against ``--exact``'s. ``--calibrate`` prints the largest lead
-drop between the engines along identical token paths, in units of ``eps × max|logit|``,
-and how many steps were equal bit for bit: ``MEASURED`` in ``scorer/engine/margins.py``
-comes from it.
+largest component difference against the per-item loop for each generation layout
+(``padded``, ``equal prompt length``, ``by row``: ``scorer.engine.row_attention``), the
+layout evaluate picks with the repair, the items regenerated, and seconds of each way
+(items phase only, one process, no cache); then the pooled agreement, and with ``npo``
+selected the whole ``lume-score evaluate`` process in bf16 against ``--exact``'s.
+``--calibrate`` prints the largest lead drop between the engines along identical token
+paths, in units of ``eps × max|logit|``, and how many steps were equal bit for bit:
+``MEASURED`` in ``scorer/engine/margins.py`` comes from it.
 """
 
 from __future__ import annotations
@@ -44,13 +44,10 @@ from scorer.engine.batching import (
     length_batches,
 )
 from scorer.engine.generation import generate_and_score
-from scorer.engine.margins import (
-    equal_length_batches_for,
-    path_discrepancy,
-    repair_threshold,
-)
+from scorer.engine.margins import path_discrepancy, repair_threshold
 from scorer.engine.model import auto_batch_tokens, load_model
 from scorer.engine.reference import ReferenceEngine, greedy_config
+from scorer.engine.row_attention import generation_layout
 from scorer.evaluation.job import Job
 from scorer.evaluation.phases import score_items, score_items_repaired
 from scorer.evaluation.settings import EvalSettings
@@ -87,21 +84,28 @@ def timed(work):
     return result, time.perf_counter() - start
 
 
+LAYOUTS = ("padded", "equal prompt length", "by row")
+
+
 def agreement(model: Path, data: Path, dtype: str) -> dict:
-    """One checkpoint in one dtype: the batched engine as ``lume-score evaluate`` runs it,
-    without and with the repair, the padded batches (the engine before equal lengths), and
-    the per-item loop; their agreement and seconds."""
+    """One checkpoint in one dtype: the batched engine in each generation layout
+    (``scorer.engine.row_attention``), the layout ``lume-score evaluate`` picks with the
+    repair, and the per-item loop; their agreement and seconds."""
     lm = load_model(model, "cpu", dtype)
     lume = load_lume(data, "validation")
     items = lume["forget"] + lume["retain"]
     job = Job(EvalSettings(dtype=dtype, bootstrap=0))
-    equal = equal_length_batches_for(next(lm.model.parameters()).dtype)
-    batched = BatchedEngine(lm, auto_batch_tokens(lm), equal)
-    padded_engine = BatchedEngine(lm, auto_batch_tokens(lm), False)
-    plain, t_plain = timed(lambda: score_items(job, batched, items))
-    padded, t_padded = timed(lambda: score_items(job, padded_engine, items))
+    budget = auto_batch_tokens(lm)
+    chosen = generation_layout(lm)
+
+    def run(layout):
+        return timed(lambda: score_items(job, BatchedEngine(lm, budget, layout), items))
+
+    runs = {layout: run(layout) for layout in LAYOUTS}
     (fixed, repair), t_fixed = timed(
-        lambda: score_items_repaired(job, batched, ReferenceEngine(lm), items)
+        lambda: score_items_repaired(
+            job, BatchedEngine(lm, budget, chosen), ReferenceEngine(lm), items
+        )
     )
     exact, t_exact = timed(lambda: score_items(job, ReferenceEngine(lm), items))
     gold = components(exact)
@@ -113,8 +117,8 @@ def agreement(model: Path, data: Path, dtype: str) -> dict:
 
     return {
         "items": len(items),
-        "padded": (*same(padded), t_padded),
-        "plain": (*same(plain), t_plain),
+        "layout": chosen,
+        "layouts": {layout: (*same(records), t) for layout, (records, t) in runs.items()},
         "repaired": (*same(fixed), t_fixed),
         "repair": repair,
         "exact": t_exact,
@@ -136,10 +140,10 @@ def calibrate(model: Path, data: Path, dtype: str, limit: int | None = None) -> 
     rows = encode(lm, [i.input + i.output for i in items])
     answers = [answer_split(p, r, min(len(p), len(r))) for p, r in zip(prompts, rows)]
     model_dtype = next(lm.model.parameters()).dtype
-    equal = equal_length_batches_for(model_dtype)
+    layout = generation_layout(lm)
     eps = torch.finfo(model_dtype).eps
     budget = auto_batch_tokens(lm)
-    group = equal_length_batches if equal else length_batches
+    group = equal_length_batches if layout == "equal prompt length" else length_batches
     steps = bit_equal = n_rows = diverged = 0
     largest = largest_raw = 0.0
     smallest_margin_of_diverged = float("inf")
@@ -151,9 +155,10 @@ def calibrate(model: Path, data: Path, dtype: str, limit: int | None = None) -> 
             for row, values in zip(live, logits):
                 seen[row].append(values.clone())
 
-        after = [[] if equal else answers[i] or [] for i in batch]  # as the engine runs them
+        # as the engine runs them
+        after = [answers[i] or [] if layout == "padded" else [] for i in batch]
         margins = generate_and_score(
-            lm, [prompts[i] for i in batch], after, 256, budget // 4, keep
+            lm, [prompts[i] for i in batch], after, 256, budget // 4, keep, layout == "by row"
         )[2]
         all_margins += margins
         for row, i in enumerate(batch):
@@ -171,7 +176,7 @@ def calibrate(model: Path, data: Path, dtype: str, limit: int | None = None) -> 
             if parted:
                 smallest_margin_of_diverged = min(smallest_margin_of_diverged, margins[row])
     return {
-        "batches": "equal prompt length" if equal else "padded",
+        "batches": layout,
         "rows": n_rows,
         "steps": steps,
         "bit_equal_steps": bit_equal,
@@ -214,7 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # rows show as they finish
     torch.manual_seed(0)
-    console = Console()
+    console = Console(width=220)  # the tables stay readable in a log file
     found = checkpoints(args.ref)
     names = [n for n in found if not args.only or n in args.only]
     if args.calibrate:
@@ -248,28 +253,30 @@ def main() -> None:
 def per_checkpoint(console: Console, found: dict, names: list[str], dtypes: list[str]) -> None:
     """The agreement table, one row per checkpoint and dtype, and the pooled agreement."""
     table = Table(title="agreement with the per-item loop (--exact), validation fold, CPU")
-    for col in ("checkpoint", "dtype", "items", "identical padded", "identical", "max diff",
-                "s", "identical +repair", "max diff +repair", "regenerated", "s +repair",
-                "s exact", "x faster +repair"):  # fmt: skip
+    for col in ("checkpoint", "dtype", "items", *(f"{x}: identical, max diff, s" for x in
+                LAYOUTS), "evaluate's layout", "+repair: identical, max diff", "regenerated",
+                "s +repair", "s exact", "x faster +repair"):  # fmt: skip
         table.add_column(col)
     pooled: dict[str, list] = {d: [0, 0, 0, 0.0, 0.0] for d in dtypes}
     for name in names:
         for dtype in dtypes:
             r = agreement(*found[name], dtype)
-            (ip, _, _), (i0, g0, t0), (i1, g1, t1) = r["padded"], r["plain"], r["repaired"]
+            i0, g0, _ = r["layouts"][r["layout"]]
+            i1, g1, t1 = r["repaired"]
             p = pooled[dtype]
             pooled[dtype] = [p[0] + r["items"], p[1] + i0, p[2] + i1, max(p[3], g0),
                              max(p[4], g1)]  # fmt: skip
-            table.add_row(name, dtype, str(r["items"]), f"{ip}", f"{i0}", f"{g0:.4f}",
-                          f"{t0:.1f}", f"{i1}", f"{g1:.4f}", str(r["repair"]["regenerated"]),
+            table.add_row(name, dtype, str(r["items"]),
+                          *(f"{i} {g:.4f} {t:.1f}" for i, g, t in r["layouts"].values()),
+                          r["layout"], f"{i1} {g1:.4f}", str(r["repair"]["regenerated"]),
                           f"{t1:.1f}", f"{r['exact']:.1f}", f"{r['exact'] / t1:.1f}")  # fmt: skip
             console.print(name, dtype, r)
     console.print(table)
     for dtype, (n, i0, i1, g0, g1) in pooled.items():
         console.print(
             f"{dtype}: pooled {i0}/{n} identical ({i0 / max(n, 1):.2%}, largest component "
-            f"difference {g0:.4f}) without the repair, {i1}/{n} ({i1 / max(n, 1):.2%}, "
-            f"{g1:.4f}) with it"
+            f"difference {g0:.4f}) in evaluate's layout without the repair, {i1}/{n} "
+            f"({i1 / max(n, 1):.2%}, {g1:.4f}) with it"
         )
 
 

@@ -1,4 +1,5 @@
-"""Helpers the scorer's tests share: a built track's paths and ``lume-score`` as a process."""
+"""Helpers the scorer's tests share: a built track's paths, ``lume-score`` as a process, an
+engine's work run in order."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import sys
 from pathlib import Path
 
 from starter_kit.mini.build import build_paths, read_build
+
+
+def computed(work) -> list:
+    """Every result of an engine's ``Work``, in input order (no cache, one process)."""
+    out = {}
+    for batch in work.batches:
+        for index, result in zip(batch.indices, work.compute(batch)):
+            out[index] = result
+    return [out[i] for i in range(len(out))]
 
 
 def track_paths(track: Path) -> dict[str, Path]:

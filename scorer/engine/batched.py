@@ -24,6 +24,7 @@ from scorer.engine.forward_passes import answer_nll_batch, choose_after_prefix, 
 from scorer.engine.generation import generate_and_score
 from scorer.engine.interface import ChoicePrompt
 from scorer.engine.model import LoadedModel
+from scorer.engine.row_attention import Layout
 from scorer.engine.workplan import Batch, Work
 
 
@@ -39,15 +40,18 @@ def answer_split(prompt: list[int], row: list[int], start: int) -> list[int] | N
 @dataclass(frozen=True)
 class BatchedEngine:
     """The fast engine; ``batch_tokens`` bounds the padded tokens of a batch (the same in
-    every process of a launch, so that all plan the same batches). With ``equal_lengths``
-    a generation batch holds prompts of one length only: no row is padded, and in bf16 on
-    CPU each row's logits are then the per-item loop's bit for bit (left padding moves a
-    row's keys within the attention's vector lanes and changes the rounding; see
-    ``benchmarks/bench_agreement.py``)."""
+    every process of a launch, so that all plan the same batches).
+
+    ``layout`` of the generation batches: ``padded`` (prompts of similar lengths, left
+    padded, answers in the same pass); ``by row`` (padded, attention per group of equal
+    length, :mod:`scorer.engine.row_attention`) and ``equal prompt length`` (no row
+    padded) both give each row the per-item loop's logits bit for bit where the linear
+    layers do not depend on the batch size (bf16 on CPU), and run the answers' NLL in a
+    pass of their own (``benchmarks/bench_agreement.py`` measures all three)."""
 
     lm: LoadedModel
     batch_tokens: int
-    equal_lengths: bool = False
+    layout: Layout = "padded"
     name: ClassVar[str] = "batched"
 
     def budget(self, divisor: int = 1) -> int:
@@ -68,16 +72,18 @@ class BatchedEngine:
 
         def compute(batch: Batch) -> list[list]:
             indices = batch.indices
+            together = self.layout == "padded"
             texts, nlls, margins = generate_and_score(
                 lm,
                 [prompts[i] for i in indices],
-                [[] if self.equal_lengths else answers[i] or [] for i in indices],
+                [answers[i] or [] if together else [] for i in indices],
                 max_new_tokens,
                 self.budget(4),
+                by_row=self.layout == "by row",
             )
-            # equal lengths: the prompts run alone, as the per-item loop's prefill (an
+            # exact layouts: the prompts run alone, as the per-item loop's prefill (an
             # answer after them changes the attention's shapes and so its rounding)
-            apart = [k for k, i in enumerate(indices) if self.equal_lengths or answers[i] is None]
+            apart = [k for k, i in enumerate(indices) if not together or answers[i] is None]
             if apart:
                 separate = answer_nll_batch(
                     lm, [rows[indices[k]] for k in apart], [starts[indices[k]] for k in apart]
@@ -91,7 +97,7 @@ class BatchedEngine:
 
         longest_answer = max((len(r) - n for r, n in zip(rows, starts)), default=0)
         cost = generation_cost(max(max_new_tokens, longest_answer))
-        group = equal_length_batches if self.equal_lengths else length_batches
+        group = equal_length_batches if self.layout == "equal prompt length" else length_batches
         batches = group([len(p) for p in prompts], cost, self.budget())
         return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
 

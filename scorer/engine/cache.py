@@ -18,7 +18,8 @@ from pathlib import Path
 from scorer.data.files import write_bytes_atomic
 
 # Bump when the engine's results for the same inputs could change (invalidates caches).
-ENGINE_VERSION = 3  # 2: item results carry their top-2 margin; 3: equal-length bf16 batches
+ENGINE_VERSION = 4  # 2: item results carry their top-2 margin; 3: equal-length bf16 batches;
+# 4: bf16 generation batches attended by row
 
 _CHUNK = 1 << 20
 

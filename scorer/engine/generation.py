@@ -14,6 +14,7 @@ import torch
 from torch.nn.functional import cross_entropy
 from transformers import DynamicCache
 
+from scorer.engine import row_attention
 from scorer.engine.batching import encode, generation_cost, left_positions, length_batches, padded
 from scorer.engine.margins import precision_margins
 from scorer.engine.model import LoadedModel
@@ -49,6 +50,7 @@ def generate_and_score(
     max_new_tokens: int,
     prefill_tokens: int | None = None,
     on_step: StepHook | None = None,
+    by_row: bool = False,
 ) -> tuple[list[str], list[float | None], list[float]]:
     """Greedy continuations of ``prompts``, from the same forward pass the mean NLL of
     each expected ``answer`` given its prompt (None for an empty answer), and each row's
@@ -67,9 +69,17 @@ def generate_and_score(
     Decoding is a hand-written loop over the cache rather than ``model.generate``: a row
     that has produced EOS is dropped from the batch (and from the cache) at once, so a
     batch costs as much as its live rows, and no per-step logits processors run.
+
+    ``by_row``: attention runs per group of rows of one real length, unmasked, as each row
+    runs alone (:mod:`scorer.engine.row_attention`); the prompts then run without their
+    answers (an answer after a prompt changes that attention's shapes), so every answer's
+    NLL is None here and is the caller's to compute.
     """
     if any(not p for p in prompts):
         raise ValueError("every prompt needs at least one token")
+    if by_row:
+        with row_attention.by_row(lm.model):
+            return _generate_by_row(lm, prompts, max_new_tokens, on_step)
     width = max(len(p) for p in prompts)
     chunks = list(
         length_batches(
@@ -105,7 +115,19 @@ def generate_and_score(
     return texts, nlls, margins
 
 
-def _prefill(lm: LoadedModel, prompts, answers, width: int):
+def _generate_by_row(lm: LoadedModel, prompts, max_new_tokens: int, on_step):
+    """:func:`generate_and_score` with attention by row: one pass over the left-padded
+    prompts, then the greedy loop."""
+    width = max(len(p) for p in prompts)
+    cache, mask, position, first, _ = _prefill(lm, prompts, [[] for _ in prompts], width, True)
+    if max_new_tokens < 1:
+        return ["" for _ in prompts], [None] * len(prompts), [float("inf")] * len(prompts)
+    tokens, margins = _greedy_tokens(lm, cache, mask, position, first, max_new_tokens, on_step,
+                                     by_row=True)  # fmt: skip
+    return [decode(lm, row) for row in tokens], [None] * len(prompts), margins
+
+
+def _prefill(lm: LoadedModel, prompts, answers, width: int, by_row: bool = False):
     """One pass over ``prompts`` (left-padded to end at column ``width``) followed by their
     ``answers``: the cache cut back to the prompts, its mask, each row's last position,
     its next-token logits, and each answer's mean NLL."""
@@ -130,6 +152,7 @@ def _prefill(lm: LoadedModel, prompts, answers, width: int):
         cache=cache,
         use_cache=True,
         logits_to_keep=read,
+        **_groups(positions, by_row),
     ).logits
     per_row = logits.reshape(-1, logits.shape[-1]).split(spans)  # row by row
     nlls = [
@@ -157,8 +180,20 @@ def _stacked_cache(lm: LoadedModel, caches: list[DynamicCache]) -> DynamicCache:
     return DynamicCache(data, config=lm.model.config)
 
 
+def _groups(positions: torch.Tensor, by_row: bool) -> dict:
+    """The attention-by-row groups of a forward pass, as its keyword argument."""
+    return {"row_groups": row_attention.length_groups(positions)} if by_row else {}
+
+
 def _greedy_tokens(
-    lm, cache, mask, positions, logits, max_new_tokens: int, on_step: StepHook | None = None
+    lm,
+    cache,
+    mask,
+    positions,
+    logits,
+    max_new_tokens: int,
+    on_step: StepHook | None = None,
+    by_row: bool = False,
 ) -> tuple[list[list[int]], list[float]]:
     """Greedy decoding on from a filled cache: ``logits`` are each row's next-token logits
     after its prompt, ``positions`` each row's last position; a row stops at EOS.
@@ -183,6 +218,7 @@ def _greedy_tokens(
                 cache=cache,
                 use_cache=True,
                 logits_to_keep=1,
+                **_groups(positions, by_row),
             ).logits[:, -1, :]
         logits = logits.float()
         if on_step is not None:

@@ -25,9 +25,10 @@ import torch
 
 # Largest lead drop (eps x max|logit|) between the batched loop and the per-item loop on
 # identical paths, CPU (torch 2.13), validation items (benchmarks/bench_agreement.py
-# --calibrate; the README has the counts). bfloat16, equal-length batches: every logit of
-# every step equal bit for bit on the NPO checkpoint of the mini target (bf16 matmuls on CPU
-# do not depend on the batch size, and no row is padded), so no margin is in doubt.
+# --calibrate; the README has the counts). bfloat16, batches attended by row (or of equal
+# prompt length, where the self-check of scorer.engine.row_attention fails): every logit of
+# every step equal bit for bit (bf16 matmuls on CPU do not depend on the batch size, and no
+# row's attention sees padding), so no margin is in doubt.
 # float32, padded batches: twice the largest logit difference measured (14.3 over 5843
 # steps of 48 items, NPO checkpoint), a lead drop can be no larger.
 MEASURED = {"float32": 30.0, "bfloat16": 0.0}
@@ -49,12 +50,6 @@ def precision_margins(logits: torch.Tensor, eps: float) -> torch.Tensor:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def equal_length_batches_for(dtype: torch.dtype) -> bool:
-    """Reduced precision runs generation in batches of equal prompt length: padding changes
-    bf16 rounding enough to flip near-ties, and unpadded bf16 rows are bit-exact on CPU."""
-    return dtype in (torch.bfloat16, torch.float16)
 
 
 def calibrated(dtype: torch.dtype, device_type: str) -> bool:

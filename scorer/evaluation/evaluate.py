@@ -26,7 +26,7 @@ from scorer.data.records import Item
 from scorer.engine.batched import BatchedEngine
 from scorer.engine.cache import ResultCache, checkpoint_fingerprint
 from scorer.engine.interface import Engine
-from scorer.engine.margins import dtype_name, equal_length_batches_for
+from scorer.engine.margins import dtype_name
 from scorer.engine.model import (
     LoadedModel,
     auto_batch_tokens,
@@ -39,6 +39,7 @@ from scorer.engine.model import (
 )
 from scorer.engine.parallel import World, current_world, device_for, share
 from scorer.engine.reference import ReferenceEngine
+from scorer.engine.row_attention import generation_layout
 from scorer.errors import LumeError
 from scorer.evaluation.agreement import check_exact
 from scorer.evaluation.job import Job
@@ -99,12 +100,17 @@ def check_inputs(tokenizer, inputs: Inputs, config: dict, data_dir, mia_dir, fol
 def pick_engine(lm: LoadedModel, settings: EvalSettings, world: World) -> Engine:
     """The reference engine for ``--exact``, else the batched one, with the smallest token
     budget of all processes so that every process plans the same batches; in reduced
-    precision its generation batches hold prompts of one length (no padding)."""
+    precision its generation batches give each row the per-item loop's logits bit for bit
+    where this device allows it (:func:`generation_layout`)."""
     if settings.exact:
         return ReferenceEngine(lm)
     tokens = settings.batch_tokens or auto_batch_tokens(lm)
     budget = min(share(world, {str(world.rank): tokens}).values())
-    return BatchedEngine(lm, budget, equal_length_batches_for(lm_dtype(lm)))
+    layouts = set(share(world, {str(world.rank): generation_layout(lm)}).values())
+    # every process plans the same batches: one whose device is not exact by row sets the
+    # layout for all
+    layout = layouts.pop() if len(layouts) == 1 else "equal prompt length"
+    return BatchedEngine(lm, budget, layout)
 
 
 def evaluate(

@@ -91,7 +91,7 @@ def score_items_repaired(
         "unit": "eps x max|logit|",
         "dtype": dtype_name(dtype),
         "calibrated": calibrated(dtype, device),
-        "batches": "equal prompt length" if getattr(engine, "equal_lengths", False) else "padded",
+        "batches": getattr(engine, "layout", "padded"),
     }
     if not repair:
         return _records(items, results), record

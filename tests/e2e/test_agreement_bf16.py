@@ -1,5 +1,5 @@
-"""In bf16, where padding changes the rounding, the batched engine (equal-length generation
-batches, margin repair) gives the per-item loop's generations (the full numbers, over six
+"""In bf16, where padding changes the rounding, the batched engine (attention by row,
+margin repair) gives the per-item loop's generations (the full numbers, over six
 checkpoints, are in ``benchmarks/bench_agreement.py``)."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_bf16_batched_with_repair_agrees_with_the_per_item_loop(tiny_track: Path
     exact = evaluate(p["model_dir"], p["data_dir"], tmp_path / "exact",
                      settings=EvalSettings(exact=True, **common))  # fmt: skip
     repair = fast["repair"]
-    assert (repair["dtype"], repair["batches"]) == ("bfloat16", "equal prompt length")
+    assert (repair["dtype"], repair["batches"]) == ("bfloat16", "by row")
     assert "repair" not in exact and fast["settings"]["repair"] is True
     if repair["calibrated"]:  # the bound held here: only the probes went to the slow loop
         assert repair["regenerated"] == repair["probes"] + repair["doubtful"] <= PROBES

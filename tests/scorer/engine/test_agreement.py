@@ -19,20 +19,10 @@ from scorer.engine.generation import generate, generate_and_score
 from scorer.engine.interface import ChoicePrompt
 from scorer.engine.model import LoadedModel
 from scorer.engine.reference import ReferenceEngine, choice_one, generate_one
-from scorer.engine.workplan import Work
 from scorer.official.mmlu_prompt import answer_token_ids, format_question, shots_prefix
 
-from scoring import track_paths
+from scoring import computed, track_paths
 from tiny import PAIRS
-
-
-def computed(work: Work) -> list:
-    """Every result of ``work``, in input order (no cache, one process)."""
-    out = {}
-    for batch in work.batches:
-        for index, result in zip(batch.indices, work.compute(batch)):
-            out[index] = result
-    return [out[i] for i in range(len(out))]
 
 
 def test_greedy_loop_equals_model_generate_row_by_row(lm: LoadedModel):

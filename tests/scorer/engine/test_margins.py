@@ -11,7 +11,6 @@ from scorer.engine.margins import (
     SAFETY,
     UNMEASURED,
     doubtful_rows,
-    equal_length_batches_for,
     lead_drop,
     path_discrepancy,
     precision_margins,
@@ -32,11 +31,6 @@ def test_the_threshold_is_the_measured_bound_on_cpu_and_the_cautious_one_elsewhe
     assert repair_threshold(torch.float32, "cpu") == SAFETY * MEASURED["float32"]
     assert repair_threshold(torch.bfloat16, "cuda") == SAFETY * UNMEASURED["bfloat16"] > 0
     assert repair_threshold(torch.float16, "cpu") == SAFETY * UNMEASURED["float16"] > 0
-
-
-def test_reduced_precision_generates_in_equal_length_batches():
-    assert equal_length_batches_for(torch.bfloat16) and equal_length_batches_for(torch.float16)
-    assert not equal_length_batches_for(torch.float32)
 
 
 def test_a_row_is_doubtful_when_its_smallest_margin_is_under_the_threshold():

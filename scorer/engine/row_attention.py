@@ -136,10 +136,28 @@ def rows_are_exact(lm: LoadedModel) -> bool:
     )
 
 
+def plain_causal(config) -> bool:
+    """Whether every layer attends to all earlier tokens (no sliding window, no chunks):
+    only then is an unmasked causal call what the model's own mask would compute."""
+    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+        return False
+    if getattr(config, "attention_chunk_size", None):
+        return False
+    return all(kind == "full_attention" for kind in getattr(config, "layer_types", None) or ())
+
+
 def generation_layout(lm: LoadedModel) -> Layout:
     """How generation batches are laid out: padded in float32 (its rounding is far below
-    the margins, ``scorer.engine.margins``); in reduced precision by row where that is
-    exact on this model and device, else in batches of equal prompt length (no padding)."""
+    the margins, ``scorer.engine.margins``); in reduced precision by row where the model's
+    attention is plainly causal and the self-check holds on this model and device (an
+    architecture whose attention takes more than query, key and value fails it), else in
+    batches of equal prompt length (no padding)."""
     if next(lm.model.parameters()).dtype == torch.float32:
         return "padded"
-    return "by row" if rows_are_exact(lm) else "equal prompt length"
+    if not plain_causal(lm.model.config):
+        return "equal prompt length"
+    try:
+        exact = rows_are_exact(lm)
+    except (RuntimeError, ValueError, TypeError):  # e.g. a position bias shaped for the batch
+        exact = False
+    return "by row" if exact else "equal prompt length"

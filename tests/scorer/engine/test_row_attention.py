@@ -19,6 +19,7 @@ from scorer.engine.reference import ReferenceEngine, greedy_config
 from scorer.engine.row_attention import (
     generation_layout,
     length_groups,
+    plain_causal,
     rows_are_exact,
 )
 
@@ -102,4 +103,29 @@ def test_the_self_check_fails_where_rows_are_not_attended_apart(
     it: generation then falls back to batches of equal prompt length."""
     monkeypatch.setattr(row_attention, "by_row", lambda model: nullcontext())
     assert not rows_are_exact(bf16)
+    assert generation_layout(bf16) == "equal prompt length"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"sliding_window": 4}, {"attention_chunk_size": 8},
+     {"layer_types": ["full_attention", "sliding_attention", "full_attention"]}],
+)  # fmt: skip
+def test_a_model_whose_attention_is_not_plainly_causal_is_never_attended_by_row(
+    tiny_track: Path, settings: dict
+):
+    lm = load_model(track_paths(tiny_track)["model_dir"], "cpu", "bfloat16")
+    for name, value in settings.items():
+        setattr(lm.model.config, name, value)
+    assert not plain_causal(lm.model.config)
+    assert generation_layout(lm) == "equal prompt length"
+
+
+def test_a_model_whose_attention_fails_by_row_falls_back(
+    bf16: LoadedModel, monkeypatch: pytest.MonkeyPatch
+):
+    def refuses(*args, **kwargs):
+        raise RuntimeError("The size of tensor a (5) must match the size of tensor b (3)")
+
+    monkeypatch.setattr(row_attention, "sdpa_attention_forward", refuses)
     assert generation_layout(bf16) == "equal prompt length"

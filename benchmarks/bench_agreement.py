@@ -191,7 +191,8 @@ def calibrate(model: Path, data: Path, dtype: str, limit: int | None = None) -> 
 
 def whole_process(ref: Path, out: Path) -> dict:
     """Seconds of the whole ``lume-score evaluate`` process (start-up, loading, items, MIA,
-    MMLU) on the NPO checkpoint in bf16, batched and ``--exact``, and their agreement."""
+    MMLU) on the NPO checkpoint in bf16, batched and ``--exact``, and their agreement: the
+    generations, and the headline numbers (the batched MIA and MMLU passes are padded)."""
     seconds, generations = {}, {}
     for way, extra in (("batched", []), ("exact", ["--exact"])):
         command = [sys.executable, "-m", "scorer.cli", "evaluate", str(ref / "npo"), "--track",
@@ -203,9 +204,12 @@ def whole_process(ref: Path, out: Path) -> dict:
         lines = (out / way / "items.jsonl").read_text().splitlines()
         generations[way] = [json.loads(line)["generation"] for line in lines]
     same = sum(a == b for a, b in zip(generations["batched"], generations["exact"]))
-    repair = json.loads((out / "batched" / "scores.json").read_text())["repair"]
+    scores = {way: json.loads((out / way / "scores.json").read_text()) for way in seconds}
+    gaps = {key: abs(scores["batched"][key] - scores["exact"][key])
+            for key in ("final_score", "task_aggregate", "mia_auc", "mmlu")}  # fmt: skip
     return {**seconds, "ratio": seconds["exact"] / seconds["batched"], "identical": same,
-            "items": len(generations["exact"]), "regenerated": repair["regenerated"]}  # fmt: skip
+            "items": len(generations["exact"]), "gaps": gaps,
+            "regenerated": scores["batched"]["repair"]["regenerated"]}  # fmt: skip
 
 
 def main() -> None:
@@ -246,7 +250,8 @@ def main() -> None:
         console.print(
             f"whole lume-score evaluate process, NPO, bf16: batched {w['batched']:.1f} s "
             f"({w['regenerated']} regenerated), --exact {w['exact']:.1f} s: "
-            f"{w['ratio']:.1f}x faster; {w['identical']}/{w['items']} generations identical"
+            f"{w['ratio']:.1f}x faster; {w['identical']}/{w['items']} generations identical; "
+            "differences: " + ", ".join(f"{k} {v:.4f}" for k, v in w["gaps"].items())
         )
 
 

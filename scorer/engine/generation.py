@@ -119,15 +119,14 @@ def _generate_by_row(lm: LoadedModel, prompts, max_new_tokens: int, on_step):
     """:func:`generate_and_score` with attention by row: one pass over the left-padded
     prompts, then the greedy loop."""
     width = max(len(p) for p in prompts)
-    cache, mask, position, first, _ = _prefill(lm, prompts, [[] for _ in prompts], width, True)
+    cache, mask, position, first, _ = _prefill(lm, prompts, [[] for _ in prompts], width)
     if max_new_tokens < 1:
         return ["" for _ in prompts], [None] * len(prompts), [float("inf")] * len(prompts)
-    tokens, margins = _greedy_tokens(lm, cache, mask, position, first, max_new_tokens, on_step,
-                                     by_row=True)  # fmt: skip
+    tokens, margins = _greedy_tokens(lm, cache, mask, position, first, max_new_tokens, on_step)
     return [decode(lm, row) for row in tokens], [None] * len(prompts), margins
 
 
-def _prefill(lm: LoadedModel, prompts, answers, width: int, by_row: bool = False):
+def _prefill(lm: LoadedModel, prompts, answers, width: int):
     """One pass over ``prompts`` (left-padded to end at column ``width``) followed by their
     ``answers``: the cache cut back to the prompts, its mask, each row's last position,
     its next-token logits, and each answer's mean NLL."""
@@ -152,7 +151,6 @@ def _prefill(lm: LoadedModel, prompts, answers, width: int, by_row: bool = False
         cache=cache,
         use_cache=True,
         logits_to_keep=read,
-        **_groups(positions, by_row),
     ).logits
     per_row = logits.reshape(-1, logits.shape[-1]).split(spans)  # row by row
     nlls = [
@@ -180,20 +178,8 @@ def _stacked_cache(lm: LoadedModel, caches: list[DynamicCache]) -> DynamicCache:
     return DynamicCache(data, config=lm.model.config)
 
 
-def _groups(positions: torch.Tensor, by_row: bool) -> dict:
-    """The attention-by-row groups of a forward pass, as its keyword argument."""
-    return {"row_groups": row_attention.length_groups(positions)} if by_row else {}
-
-
 def _greedy_tokens(
-    lm,
-    cache,
-    mask,
-    positions,
-    logits,
-    max_new_tokens: int,
-    on_step: StepHook | None = None,
-    by_row: bool = False,
+    lm, cache, mask, positions, logits, max_new_tokens: int, on_step: StepHook | None = None
 ) -> tuple[list[list[int]], list[float]]:
     """Greedy decoding on from a filled cache: ``logits`` are each row's next-token logits
     after its prompt, ``positions`` each row's last position; a row stops at EOS.
@@ -218,7 +204,6 @@ def _greedy_tokens(
                 cache=cache,
                 use_cache=True,
                 logits_to_keep=1,
-                **_groups(positions, by_row),
             ).logits[:, -1, :]
         logits = logits.float()
         if on_step is not None:

@@ -55,19 +55,18 @@ def attention_by_row(
     key: torch.Tensor,
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
-    row_groups: RowGroups | None = None,
     position_ids: torch.Tensor | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
     """SDPA per run of rows of equal real length, on the real queries and keys only (the
-    padding is left of them), unmasked as a single row runs; padded queries get zeros."""
-    if row_groups is None:
-        if position_ids is None:
-            raise ValueError("attention by row needs the rows' position ids")
-        row_groups = length_groups(position_ids)
+    padding is left of them), unmasked as a single row runs; padded queries get zeros.
+    The runs come from the position ids the model hands every attention call; a model
+    that does not hand them fails the self-check and is never attended by row."""
+    if position_ids is None:
+        raise ValueError("attention by row needs the rows' position ids")
     q_length, k_length = query.shape[2], key.shape[2]
     parts = []
-    for real, first, end in row_groups:
+    for real, first, end in length_groups(position_ids):
         first_query = max(0, q_length - real)
         got, _ = sdpa_attention_forward(
             module,
@@ -126,11 +125,8 @@ def rows_are_exact(lm: LoadedModel) -> bool:
     )
     cache = DynamicCache(config=config)
     with by_row(lm.model):
-        first = _next_logits(lm, ids, cache, position_ids=positions,
-                             row_groups=length_groups(positions))  # fmt: skip
-        positions = positions[:, -1:] + 1
-        second = _next_logits(lm, torch.cat(steps), cache, position_ids=positions,
-                              row_groups=length_groups(positions))  # fmt: skip
+        first = _next_logits(lm, ids, cache, position_ids=positions)
+        second = _next_logits(lm, torch.cat(steps), cache, position_ids=positions[:, -1:] + 1)
     return all(
         torch.equal(first[i], a) and torch.equal(second[i], b) for i, (a, b) in enumerate(alone)
     )

@@ -32,16 +32,17 @@ sys.exit(code)
 
 
 def probe(
-    tmp_path: Path, module: str, prog: str, *args: str
+    tmp_path: Path, module: str, prog: str, *args: str, timeout: float | None = None
 ) -> tuple[subprocess.CompletedProcess, list[str]]:
     """``prog ARGS`` (``module``'s ``main``) in a fresh interpreter, and the heavy modules
-    it left imported."""
+    it left imported; past ``timeout`` seconds the interpreter is killed and the test fails."""
     record = tmp_path / "heavy.json"
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), str(record), module, prog, *args],
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
     return result, json.loads(record.read_text())
 

@@ -12,6 +12,7 @@ is final. Ray is imported here, inside the functions, never at import time.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +29,9 @@ from scorer.sandbox.options import RunOptions
 from scorer.sandbox.terminal import one_line
 
 LOCAL_OBJECT_STORE_BYTES = 128 * 2**20  # tasks pass options and small reports only
+# ray.init on an address where nothing listens retries for some twelve minutes (20 tries
+# of a 5 s connection and a 30 s wait): a plain TCP connection is tried first, this long
+ADDRESS_CONNECT_SECONDS = 10.0
 WAIT_SECONDS = 1.0  # how often the progress display is refreshed while tasks run
 
 
@@ -120,6 +124,8 @@ def connect(address: str | None, local_cpus: int | None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"log_to_driver": False, "logging_level": "WARNING"}
+    if address:
+        check_reachable(address)
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -134,6 +140,32 @@ def connect(address: str | None, local_cpus: int | None) -> bool:
         where = f"--address {address}" if address else "a local Ray instance"
         raise LumeError(f"{where}: cannot start or join Ray ({one_line(err)})") from None
     return True
+
+
+def address_endpoint(address: str) -> tuple[str, int] | None:
+    """``host:port`` (or ``ray://host:port``, Ray Client) of ``--address``; None for
+    ``auto``, ``local`` or a form Ray itself will refuse."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)  # [::1]:6379 -> ::1
+
+
+def check_reachable(address: str) -> None:
+    """Refuse at once an address where nothing accepts a connection (a typo, a head node
+    that is down), rather than let ``ray.init`` retry for minutes."""
+    endpoint = address_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        with socket.create_connection(endpoint, timeout=ADDRESS_CONNECT_SECONDS):
+            pass
+    except OSError as err:
+        reason = one_line(err) if str(err) else type(err).__name__
+        raise LumeError(
+            f"--address {address}: nothing accepts a connection at {endpoint[0]}:{endpoint[1]} "
+            f"({reason}); is the Ray head node up (ray start --head)?"
+        ) from None
 
 
 def _check_cluster(batch: Batch) -> None:

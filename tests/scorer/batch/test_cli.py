@@ -4,15 +4,21 @@ nothing written."""
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
+from scorer.batch.driver import address_endpoint, check_reachable
+from scorer.errors import LumeError
+
 from clis import assert_one_line_error, probe
+from paths import REPO
 
 
-def _probe(tmp_path: Path, *args: str):
-    return probe(tmp_path, "scorer.cli", "lume-score", "batch", *args)
+def _probe(tmp_path: Path, *args: str, timeout: float | None = None):
+    return probe(tmp_path, "scorer.cli", "lume-score", "batch", *args, timeout=timeout)
 
 
 def test_help_explains_and_imports_nothing_heavy(tmp_path):
@@ -79,3 +85,47 @@ def test_a_queue_of_another_track_or_a_foreign_directory_is_refused(tmp_path, ti
     (foreign / "notes.txt").write_text("mine")
     result, _ = _probe(tmp_path, str(subs), "--out", str(foreign), *common)
     assert_one_line_error(result, "not empty and holds no batch.json")
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path, tiny_track):
+    """ray.init would retry such an address for minutes: refused before Ray is joined."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(REPO / "baselines" / "ga.py", subs / "ga.py")
+    out = tmp_path / "results"
+    address = f"127.0.0.1:{_closed_port()}"
+    args = (str(subs), "--track", "mini", "--root", str(tiny_track), "--out", str(out))
+    result, _ = _probe(tmp_path, *args, "--address", address, timeout=60)
+    assert_one_line_error(result, f"--address {address}", "nothing accepts a connection")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "endpoint"),
+    [
+        ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+        ("ray://head.example:10001", ("head.example", 10001)),
+        ("[::1]:6379", ("::1", 6379)),
+        ("auto", None),
+        ("local", None),
+        ("head-without-port", None),
+    ],
+)
+def test_address_endpoint(address, endpoint):
+    assert address_endpoint(address) == endpoint
+
+
+def test_a_listening_address_passes_the_check():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        check_reachable(f"127.0.0.1:{server.getsockname()[1]}")  # no error
+    with pytest.raises(LumeError, match="nothing accepts a connection"):
+        check_reachable(f"127.0.0.1:{_closed_port()}")

@@ -13,7 +13,8 @@ all on the validation fold. Prints per checkpoint and dtype: identical generatio
 largest component difference against the per-item loop for each generation layout
 (``padded``, ``equal prompt length``, ``by row``: ``scorer.engine.row_attention``), the
 layout evaluate picks with the repair, the items regenerated, and seconds of each way
-(items phase only, one process, no cache); then the pooled agreement, and with ``npo``
+(items phase only, one process, no cache), how many answer NLLs and MIA document NLLs
+(and seconds) are the per-item loop's bit for bit; then the pooled agreement, and with ``npo``
 selected the whole ``lume-score evaluate`` process in bf16 against ``--exact``'s.
 ``--calibrate`` prints the largest lead drop between the engines along identical token
 paths, in units of ``eps × max|logit|``, and how many steps were equal bit for bit:
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scorer.data.lume import load_lume
+from scorer.data.mia import load_mia
 from scorer.engine.batched import BatchedEngine, answer_split
 from scorer.engine.batching import (
     encode,
@@ -49,7 +51,7 @@ from scorer.engine.model import auto_batch_tokens, load_model
 from scorer.engine.reference import ReferenceEngine, greedy_config
 from scorer.engine.row_attention import generation_layout
 from scorer.evaluation.job import Job
-from scorer.evaluation.phases import score_items, score_items_repaired
+from scorer.evaluation.phases import document_scores, score_items, score_items_repaired
 from scorer.evaluation.settings import EvalSettings
 from scorer.official.score import ItemResult, component_means
 
@@ -109,6 +111,12 @@ def agreement(model: Path, data: Path, dtype: str) -> dict:
     )
     exact, t_exact = timed(lambda: score_items(job, ReferenceEngine(lm), items))
     gold = components(exact)
+    texts = [d.document for docs in load_mia(data.parent).values() for d in docs]
+    documents = {
+        engine.name: timed(lambda engine=engine: document_scores(job, engine, texts))
+        for engine in (BatchedEngine(lm, budget, chosen), ReferenceEngine(lm))
+    }
+    (mia_fast, t_mia), (mia_exact, t_mia_exact) = documents["batched"], documents["reference"]
 
     def same(records):
         identical = sum(a["generation"] == b["generation"] for a, b in zip(records, exact))
@@ -122,6 +130,14 @@ def agreement(model: Path, data: Path, dtype: str) -> dict:
         "repaired": (*same(fixed), t_fixed),
         "repair": repair,
         "exact": t_exact,
+        # bit-equal NLLs: the answers' (items) and the MIA documents' (evaluate's layout)
+        "answer_nlls": sum(a["nll"] == b["nll"] for a, b in zip(fixed, exact)),
+        "mia": (
+            sum(a["nll"] == b["nll"] for a, b in zip(mia_fast, mia_exact)),
+            len(texts),
+            t_mia,
+            t_mia_exact,
+        ),  # fmt: skip
     }
 
 
@@ -278,7 +294,8 @@ def per_checkpoint(console: Console, found: dict, names: list[str], dtypes: list
     table = Table(title="agreement with the per-item loop (--exact), validation fold, CPU")
     for col in ("checkpoint", "dtype", "items", *(f"{x}: identical, max diff, s" for x in
                 LAYOUTS), "evaluate's layout", "+repair: identical, max diff", "regenerated",
-                "s +repair", "s exact", "x faster +repair"):  # fmt: skip
+                "s +repair", "s exact", "x faster +repair", "answer NLLs =",
+                "MIA NLLs =, s, s exact"):  # fmt: skip
         table.add_column(col)
     pooled: dict[str, list] = {d: [0, 0, 0, 0.0, 0.0] for d in dtypes}
     for name in names:
@@ -292,7 +309,9 @@ def per_checkpoint(console: Console, found: dict, names: list[str], dtypes: list
             table.add_row(name, dtype, str(r["items"]),
                           *(f"{i} {g:.4f} {t:.1f}" for i, g, t in r["layouts"].values()),
                           r["layout"], f"{i1} {g1:.4f}", str(r["repair"]["regenerated"]),
-                          f"{t1:.1f}", f"{r['exact']:.1f}", f"{r['exact'] / t1:.1f}")  # fmt: skip
+                          f"{t1:.1f}", f"{r['exact']:.1f}", f"{r['exact'] / t1:.1f}",
+                          f"{r['answer_nlls']}/{r['items']}",
+                          "{}/{} {:.2f} {:.2f}".format(*r["mia"]))  # fmt: skip
             console.print(name, dtype, r)
     console.print(table)
     for dtype, (n, i0, i1, g0, g1) in pooled.items():

@@ -86,7 +86,10 @@ class BatchedEngine:
             apart = [k for k, i in enumerate(indices) if not together or answers[i] is None]
             if apart:
                 separate = answer_nll_batch(
-                    lm, [rows[indices[k]] for k in apart], [starts[indices[k]] for k in apart]
+                    lm,
+                    [rows[indices[k]] for k in apart],
+                    [starts[indices[k]] for k in apart],
+                    by_row=self.layout == "by row",
                 )
                 for k, nll in zip(apart, separate):
                     nlls[k] = nll
@@ -102,13 +105,16 @@ class BatchedEngine:
         return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
 
     def document_stats(self, texts: Sequence[str]) -> Work:
-        """Batches of similar document lengths, one right-padded pass each."""
+        """Batches of similar document lengths, one left-padded pass each, laid out as the
+        generation batches are: by row, of equal length, or padded (float32)."""
         rows = encode(self.lm, texts)  # whole documents, as the official loop
 
         def compute(batch: Batch) -> list:
-            return token_stats_batch(self.lm, [rows[i] for i in batch.indices])
+            rows_of_batch = [rows[i] for i in batch.indices]
+            return token_stats_batch(self.lm, rows_of_batch, by_row=self.layout == "by row")
 
-        batches = length_batches([len(r) for r in rows], lambda n, w: n * w, self.budget(4))
+        group = equal_length_batches if self.layout == "equal prompt length" else length_batches
+        batches = group([len(r) for r in rows], lambda n, w: n * w, self.budget(4))
         return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
 
     def choices(self, prompts: Sequence[ChoicePrompt], candidate_ids: Sequence[int]) -> Work:

@@ -18,8 +18,9 @@ from pathlib import Path
 from scorer.data.files import write_bytes_atomic
 
 # Bump when the engine's results for the same inputs could change (invalidates caches).
-ENGINE_VERSION = 4  # 2: item results carry their top-2 margin; 3: equal-length bf16 batches;
-# 4: bf16 generation batches attended by row
+ENGINE_VERSION = 5  # 2: item results carry their top-2 margin; 3: equal-length bf16 batches;
+# 4: bf16 generation batches attended by row; 5: MIA and answer NLLs by row, the official
+# loss's shapes
 
 _CHUNK = 1 << 20
 

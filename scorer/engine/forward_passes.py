@@ -7,11 +7,13 @@ Rows are padded to one tensor; logits are computed only at the positions that ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import torch
 from torch.nn.functional import cross_entropy
 from transformers import DynamicCache
 
+from scorer.engine import row_attention
 from scorer.engine.batching import left_positions, length_batches, padded
 from scorer.engine.model import LoadedModel
 from scorer.engine.token_stats import TokenStats, vocabulary_stats
@@ -20,27 +22,33 @@ Progress = Callable[[int], None]  # called with the number of inputs just finish
 
 
 @torch.inference_mode()
-def token_stats_batch(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[TokenStats]:
+def token_stats_batch(
+    lm: LoadedModel, rows: Sequence[Sequence[int]], by_row: bool = False
+) -> list[TokenStats]:
     """The official MIA NLL and the attacks' token statistics of a batch of token rows, from
-    one right-padded forward pass (labels = inputs).
+    one left-padded forward pass (labels = inputs).
 
     Logits are computed only at the positions that predict a real token (no padding), as
     one flat list of positions, and reduced by :func:`vocabulary_stats` a chunk at a time.
+    ``by_row``: attention runs per group of rows of one length, each as it runs alone
+    (:mod:`scorer.engine.row_attention`), so in reduced precision every NLL has the bits
+    of the per-item loop's.
     """
-    ids, mask = padded(rows, lm.tokenizer.pad_token_id, lm.device, left=False)
+    ids, mask = padded(rows, lm.tokenizer.pad_token_id, lm.device, left=True)
     predicting = torch.zeros_like(mask, dtype=torch.bool)
-    predicting[:, :-1] = mask[:, 1:].bool()  # position t predicts token t + 1
-    logits = lm.model(input_ids=ids, attention_mask=mask, logits_to_keep=predicting).logits
+    predicting[:, :-1] = (mask[:, :-1] * mask[:, 1:]).bool()  # t predicts t + 1, both real
+    inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": left_positions(mask)}
+    with row_attention.by_row(lm.model) if by_row else nullcontext():
+        logits = lm.model(**inputs, logits_to_keep=predicting).logits
     logits = logits.reshape(-1, logits.shape[-1])  # (predicted tokens, vocab), row by row
-    targets = ids[:, 1:][mask[:, 1:].bool()]
-    flat = vocabulary_stats(logits, targets)
-    lengths = mask[:, 1:].sum(-1).tolist()
-    values, means, deviations = (t.tolist() for t in flat)
+    targets = ids[:, 1:][predicting[:, :-1]]
+    lengths = predicting.sum(-1).tolist()
+    values, means, deviations = (t.tolist() for t in vocabulary_stats(logits, targets))
     out, at = [], 0
-    for n, row in zip(lengths, flat[0].split(lengths)):
+    for n, row_logits, row_targets in zip(lengths, logits.split(lengths), targets.split(lengths)):
         out.append(
             TokenStats(
-                mean_nll=float(-row.sum() / max(n, 1)),  # in fp32, as the official loss
+                mean_nll=official_mean_nll(row_logits, row_targets),
                 logprobs=values[at : at + n],
                 mu=means[at : at + n],
                 sigma=deviations[at : at + n],
@@ -50,23 +58,58 @@ def token_stats_batch(lm: LoadedModel, rows: Sequence[Sequence[int]]) -> list[To
     return out
 
 
+def official_mean_nll(
+    logits: torch.Tensor, targets: torch.Tensor, ignored_before: int = 0
+) -> float:
+    """``model(input_ids, labels=labels).loss`` of one unpadded row, from the logits of the
+    positions that predict ``targets``: transformers' causal loss upcasts the logits and
+    takes the mean cross-entropy over every position of the row, those whose label is
+    -100 (the first ``ignored_before``: a prompt's; the last: shifted off) counting zero.
+    The same call on the same shapes gives the per-item loop's bits; an answer's mean over
+    its own positions alone, or summed log-probabilities over their count, round
+    differently. (MIA: ``ignored_before`` 0; an answer after a prompt of ``n`` tokens:
+    ``n - 1``.)"""
+    vocab = logits.shape[-1]
+    full = torch.cat(
+        [logits.new_zeros((ignored_before, vocab)), logits, logits.new_zeros((1, vocab))]
+    )
+    labels = torch.cat(
+        [targets.new_full((ignored_before,), -100), targets, targets.new_full((1,), -100)]
+    )
+    return float(cross_entropy(full.float(), labels))
+
+
 @torch.inference_mode()
 def answer_nll_batch(
-    lm: LoadedModel, rows: Sequence[Sequence[int]], prompt_lengths: Sequence[int]
+    lm: LoadedModel,
+    rows: Sequence[Sequence[int]],
+    prompt_lengths: Sequence[int],
+    by_row: bool = False,
 ) -> list[float | None]:
-    """Mean NLL of each row's answer tokens given its prompt (None: no answer token), for
-    rows whose prompt tokens changed when the answer was appended (a word glued across the
-    join), which cannot share the generation's pass."""
-    ids, mask = padded(rows, lm.tokenizer.pad_token_id, lm.device, left=False)
-    logits = lm.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-    out: list[float | None] = []
-    for row, (n, start) in enumerate(zip((len(r) for r in rows), prompt_lengths)):
-        if n - start < 1 or start < 1:
-            out.append(None)
-            continue
-        # position t predicts token t + 1: answer tokens start..n-1 are predicted at start-1..n-2
-        chunk = logits[row, start - 1 : n - 1].float()
-        out.append(float(cross_entropy(chunk, ids[row, start:n])))
+    """Mean NLL of each row's answer tokens given its prompt (None: no answer token, or no
+    prompt token to predict it from), from one left-padded pass; logits only where an
+    answer token is predicted. ``by_row``: attention per group of rows of one length
+    (:mod:`scorer.engine.row_attention`), which gives the per-item loop's bits."""
+    ids, mask = padded(rows, lm.tokenizer.pad_token_id, lm.device, left=True)
+    width = ids.shape[1]
+    read = torch.zeros_like(mask, dtype=torch.bool)
+    answered = []  # rows with an answer: (row, prompt length, row length)
+    for row, (tokens, start) in enumerate(zip(rows, prompt_lengths)):
+        n = len(tokens)
+        if n - start >= 1 and start >= 1:
+            # position t predicts token t + 1: the answer's tokens start..n-1 from start-1..n-2
+            read[row, width - n + start - 1 : width - 1] = True
+            answered.append((row, start, n))
+    out: list[float | None] = [None] * len(rows)
+    if not answered:
+        return out
+    inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": left_positions(mask)}
+    with row_attention.by_row(lm.model) if by_row else nullcontext():
+        logits = lm.model(**inputs, logits_to_keep=read).logits
+    logits = logits.reshape(-1, logits.shape[-1])  # the read positions, row by row
+    parts = logits.split([n - start for _, start, n in answered])
+    for (row, start, n), part in zip(answered, parts):
+        out[row] = official_mean_nll(part, ids[row, width - n + start :], start - 1)
     return out
 
 

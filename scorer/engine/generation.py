@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch.nn.functional import cross_entropy
 from transformers import DynamicCache
 
 from scorer.engine import row_attention
 from scorer.engine.batching import encode, generation_cost, left_positions, length_batches, padded
+from scorer.engine.forward_passes import official_mean_nll
 from scorer.engine.margins import precision_margins
 from scorer.engine.model import LoadedModel
 from scorer.official.metrics import clean_up_tokenization
@@ -154,10 +154,10 @@ def _prefill(lm: LoadedModel, prompts, answers, width: int):
     ).logits
     per_row = logits.reshape(-1, logits.shape[-1]).split(spans)  # row by row
     nlls = [
-        float(cross_entropy(chunk[: len(a)].float(), torch.tensor(a, device=lm.device)))
+        official_mean_nll(chunk[: len(a)], torch.tensor(a, device=lm.device), len(p) - 1)
         if a
         else None
-        for chunk, a in zip(per_row, answers)
+        for chunk, p, a in zip(per_row, prompts, answers)
     ]
     if answer_width:
         cache.crop(-answer_width)

@@ -1,6 +1,6 @@
 """In bf16, where padding changes the rounding, the batched engine (attention by row,
-margin repair) gives the per-item loop's generations (the full numbers, over six
-checkpoints, are in ``benchmarks/bench_agreement.py``)."""
+margin repair) gives the per-item loop's generations, answer NLLs and MIA statistics (the
+full numbers, over six checkpoints, are in ``benchmarks/bench_agreement.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from scorer.data.lume import load_lume
+from scorer.data.mia import load_mia
+from scorer.engine.batched import BatchedEngine
 from scorer.engine.margins import PROBES
+from scorer.engine.model import auto_batch_tokens, load_model
+from scorer.engine.reference import ReferenceEngine
 from scorer.evaluation.evaluate import evaluate
 from scorer.evaluation.settings import EvalSettings
 
-from scoring import track_paths
+from scoring import computed, track_paths
 
 
 def _generations(out: Path) -> list[str]:
@@ -42,3 +47,25 @@ def test_bf16_batched_with_repair_agrees_with_the_per_item_loop(tiny_track: Path
     assert _generations(tmp_path / "fast") == _generations(tmp_path / "exact")
     for split in ("forget", "retain"):
         assert fast[split] == exact[split]
+
+
+@pytest.mark.slow
+def test_bf16_nlls_by_row_are_the_per_item_loops_where_padding_is_not(mini_track: Path):
+    """The mini target in bf16: every MIA document's official NLL and every answer's NLL
+    from batches attended by row has the per-item loop's bits; the padded batches' do not
+    (so the comparison can fail)."""
+    p = track_paths(mini_track)
+    lm = load_model(p["model_dir"], "cpu", "bfloat16")
+    budget = auto_batch_tokens(lm)
+    mia = load_mia(p["mia_dir"])
+    texts = [d.document for d in mia["member"] + mia["nonmember"]]
+    exact = [s.mean_nll for s in computed(ReferenceEngine(lm).document_stats(texts))]
+    by_row = computed(BatchedEngine(lm, budget, "by row").document_stats(texts))
+    padded = computed(BatchedEngine(lm, budget, "padded").document_stats(texts))
+    assert [s.mean_nll for s in by_row] == exact
+    assert sum(s.mean_nll != e for s, e in zip(padded, exact)) > len(texts) // 10
+    lume = load_lume(p["data_dir"], "validation")
+    pairs = [(i.input, i.output) for i in lume["forget"] + lume["retain"]]
+    official = [r[1] for r in computed(ReferenceEngine(lm).answer_items(pairs, 1))]
+    by_row_items = computed(BatchedEngine(lm, budget, "by row").answer_items(pairs, 1))
+    assert [r[1] for r in by_row_items] == official

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from scorer.data.lume import load_lume
+from scorer.data.mia import load_mia
 from scorer.engine import row_attention
 from scorer.engine.batched import BatchedEngine
 from scorer.engine.batching import encode
@@ -76,7 +77,7 @@ def test_a_padded_bf16_batch_by_row_has_each_rows_logits_alone_bit_for_bit(
     assert bf16.model.config._attn_implementation == "sdpa"
 
 
-def test_the_bf16_engine_by_row_writes_the_per_item_loops_generations(
+def test_the_bf16_engine_by_row_writes_the_per_item_loops_generations_and_nlls(
     bf16: LoadedModel, tiny_track: Path
 ):
     lume = load_lume(track_paths(tiny_track)["data_dir"], "validation")
@@ -84,9 +85,24 @@ def test_the_bf16_engine_by_row_writes_the_per_item_loops_generations(
     by_row = computed(BatchedEngine(bf16, 4096, "by row").answer_items(pairs, 24))
     exact = computed(ReferenceEngine(bf16).answer_items(pairs, 24))
     assert [r[0] for r in by_row] == [r[0] for r in exact]
-    # the answers' NLL runs in its own padded pass: close to, not bitwise, the loop's
-    for (_, nll, _), (_, official) in zip(by_row, exact):
-        assert nll == (None if official is None else pytest.approx(official, rel=2e-2))
+    # the answers' NLL, in its own pass by row, has the loop's bits
+    assert [r[1] for r in by_row] == [r[1] for r in exact]
+    assert any(r[1] is not None for r in exact)
+
+
+def test_the_bf16_engine_by_row_gives_the_per_item_loops_mia_statistics(
+    bf16: LoadedModel, tiny_track: Path
+):
+    """Every document's official NLL and token log-probabilities bit for bit, from
+    left-padded batches of many lengths (on the mini track, where the padded pass
+    differs: ``tests/e2e/test_agreement_bf16.py``)."""
+    mia = load_mia(track_paths(tiny_track)["mia_dir"])
+    texts = [d.document for d in mia["member"] + mia["nonmember"]]
+    assert len({len(r) for r in encode(bf16, texts)}) > 3
+    by_row = computed(BatchedEngine(bf16, 4096, "by row").document_stats(texts))
+    exact = computed(ReferenceEngine(bf16).document_stats(texts))
+    assert [s.mean_nll for s in by_row] == [s.mean_nll for s in exact]
+    assert [s.logprobs for s in by_row] == [s.logprobs for s in exact]
 
 
 def test_the_self_check_passes_in_bf16_on_cpu_and_picks_the_layout(tiny_track: Path):

@@ -137,7 +137,7 @@ def agreement(model: Path, data: Path, dtype: str) -> dict:
             len(texts),
             t_mia,
             t_mia_exact,
-        ),  # fmt: skip
+        ),
     }
 
 

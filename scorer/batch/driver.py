@@ -124,10 +124,9 @@ def connect(address: str | None, local_cpus: int | None) -> bool:
     if ray.is_initialized():
         return False
     quiet = {"log_to_driver": False, "logging_level": "WARNING"}
-    if address:
-        check_reachable(address)
     try:
         if address:
+            check_reachable(address)
             ray.init(address=address, **quiet)
         else:
             ray.init(

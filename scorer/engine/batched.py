@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from scorer.engine.batching import (
+    Cost,
     encode,
     equal_length_batches,
     generation_cost,
@@ -54,6 +55,15 @@ class BatchedEngine:
     layout: Layout = "padded"
     name: ClassVar[str] = "batched"
 
+    @property
+    def by_row(self) -> bool:
+        return self.layout == "by row"
+
+    def plan_batches(self, lengths: Sequence[int], cost: Cost, budget: int) -> tuple[Batch, ...]:
+        """Length batches under ``budget``, of one length each in ``equal prompt length``."""
+        group = equal_length_batches if self.layout == "equal prompt length" else length_batches
+        return tuple(Batch(tuple(b)) for b in group(lengths, cost, budget))
+
     def budget(self, divisor: int = 1) -> int:
         """The token budget of a batch; the passes that also hold logits or a replicated
         prefix take a quarter (``divisor`` 4)."""
@@ -79,7 +89,7 @@ class BatchedEngine:
                 [answers[i] or [] if together else [] for i in indices],
                 max_new_tokens,
                 self.budget(4),
-                by_row=self.layout == "by row",
+                by_row=self.by_row,
             )
             # exact layouts: the prompts run alone, as the per-item loop's prefill (an
             # answer after them changes the attention's shapes and so its rounding)
@@ -89,7 +99,7 @@ class BatchedEngine:
                     lm,
                     [rows[indices[k]] for k in apart],
                     [starts[indices[k]] for k in apart],
-                    by_row=self.layout == "by row",
+                    by_row=self.by_row,
                 )
                 for k, nll in zip(apart, separate):
                     nlls[k] = nll
@@ -100,9 +110,8 @@ class BatchedEngine:
 
         longest_answer = max((len(r) - n for r, n in zip(rows, starts)), default=0)
         cost = generation_cost(max(max_new_tokens, longest_answer))
-        group = equal_length_batches if self.layout == "equal prompt length" else length_batches
-        batches = group([len(p) for p in prompts], cost, self.budget())
-        return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
+        batches = self.plan_batches([len(p) for p in prompts], cost, self.budget())
+        return Work(self.name, batches, compute)
 
     def document_stats(self, texts: Sequence[str]) -> Work:
         """Batches of similar document lengths, one left-padded pass each, laid out as the
@@ -111,11 +120,10 @@ class BatchedEngine:
 
         def compute(batch: Batch) -> list:
             rows_of_batch = [rows[i] for i in batch.indices]
-            return token_stats_batch(self.lm, rows_of_batch, by_row=self.layout == "by row")
+            return token_stats_batch(self.lm, rows_of_batch, by_row=self.by_row)
 
-        group = equal_length_batches if self.layout == "equal prompt length" else length_batches
-        batches = group([len(r) for r in rows], lambda n, w: n * w, self.budget(4))
-        return Work(self.name, tuple(Batch(tuple(b)) for b in batches), compute)
+        batches = self.plan_batches([len(r) for r in rows], lambda n, w: n * w, self.budget(4))
+        return Work(self.name, batches, compute)
 
     def choices(self, prompts: Sequence[ChoicePrompt], candidate_ids: Sequence[int]) -> Work:
         """Prompts grouped by their shared prefix (in order of first appearance); a batch

@@ -75,4 +75,4 @@ def test_a_row_without_an_answer_token_or_a_prompt_has_no_nll(lm):
     nlls = answer_nll_batch(lm, [[5, 6, 7], [5, 6, 7, 8], [9, 10]], [3, 3, 0])
     assert nlls[0] is None and nlls[2] is None
     assert nlls[1] == pytest.approx(answer_nll_batch(lm, [[5, 6, 7, 8]], [3])[0], rel=2e-2)
-    assert answer_nll_batch(lm, [[5, 6, 7]], [3]) == [None]  # no pass at all
+    assert answer_nll_batch(lm, [[5, 6, 7]], [3]) == [None]  # nothing to read in the batch

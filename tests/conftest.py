@@ -9,10 +9,10 @@ track's train fold in the submission layout.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+import needs
 import pytest
 
 from baselines.presets import FIELD_ENV_PREFIX, PRESET_ENV, TrainConfig
@@ -28,19 +28,25 @@ from runs import kill_marked, marked_processes
 PUBLIC_DIR = Path(__file__).resolve().parents[2] / "shared" / "lume-public"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(name, *args): what the test needs, see tests/needs.py (skip or fail)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@needs.on(...)`` marks, checked before the test's fixtures: skip, or fail in CI."""
+    needs.check_marks(item)
+
+
 @pytest.fixture(scope="session")
 def public_dir() -> Path:
     """The real public LUME splits (outside the repository).
 
     Absent data skips the test on a developer's machine but fails it in CI, where
-    ``../shared`` is always present: a skip there would pose as coverage.
+    ``../shared`` is always present: a skip there would pose as coverage (``needs``).
     """
-    if not (PUBLIC_DIR / "data").is_dir():
-        message = f"public LUME data not found at {PUBLIC_DIR}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return PUBLIC_DIR
+    return needs.public_data(PUBLIC_DIR)
 
 
 @pytest.fixture(scope="session")

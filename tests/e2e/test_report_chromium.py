@@ -9,12 +9,12 @@ The submission is the tiny track's target with its weights perturbed, scored at 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import needs
 import numpy as np
 import pytest
 import torch
@@ -30,15 +30,6 @@ from scoring import track_paths
 
 WIDTH, HEIGHT = 1280, 3200
 STEPS = {10: 0.05, 20: 0.5}  # step: noise added to the weights, relative to their spread
-
-
-def _chromium() -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
-    return binary
 
 
 def _perturbed(model_dir: Path, out: Path, scale: float) -> Path:
@@ -74,7 +65,7 @@ def report(tiny_track: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _browse(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess:
     command = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        needs.chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", *args, url,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
@@ -91,8 +82,8 @@ def test_evaluate_records_mmlu_by_subject(report: Path):
     assert sum(c["correct"] for c in counts.values()) / details["questions"] == scores["mmlu"]
 
 
+@needs.on("chromium")  # checked before the report is built
 def test_every_figure_loads_in_chromium(report: Path, tmp_path: Path):
-    _chromium()
     html = report.read_text(encoding="utf-8")
     figures = html.count("<img ")
     assert figures == 5  # tasks, an MIA figure per result, MMLU by subject, the steps
@@ -101,8 +92,8 @@ def test_every_figure_loads_in_chromium(report: Path, tmp_path: Path):
     assert f'data-figures-loaded="{figures}/{figures}"' in body
 
 
+@needs.on("chromium")  # checked before the report is built
 def test_the_page_is_drawn_with_its_figures(report: Path, tmp_path: Path):
-    _chromium()
     shot = tmp_path / "report.png"
     _browse(tmp_path, report.as_uri(), f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}")
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
@@ -116,8 +107,8 @@ def test_the_page_is_drawn_with_its_figures(report: Path, tmp_path: Path):
     assert near((31, 119, 180)) > 2000 and near((255, 127, 14)) > 2000
 
 
+@needs.on("chromium")  # checked before the report is built
 def test_the_items_filter_works_in_the_browser(report: Path, tmp_path: Path):
-    _chromium()
     items = [json.loads(x) for x in (report.parent / "npo" / "checkpoint-20" / "items.jsonl")
              .read_text().splitlines()]  # fmt: skip
     wanted = [i for i in items if i["split"] == "retain" and i["task"] == "Task2"]

@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import needs
 import pytest
 
 from scorer import leaderboard as lb
@@ -33,20 +34,10 @@ from paths import REPO, SUBMISSIONS
 TIME_LIMIT = "40"  # the baselines end well within it; the hanging one costs all of it
 
 
-def _ray():
-    try:
-        import ray
-    except ImportError:  # the cluster extra; CI installs it
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("ray (lume-kit[cluster]) is not installed")
-    return ray
-
-
 @pytest.fixture(scope="module")
 def ray_address():
     """A local Ray instance for the module: 2 CPUs, no dashboard, a small object store."""
-    ray = _ray()
+    ray = needs.ray()  # the cluster extra; CI installs it
     context = ray.init(
         num_cpus=2, include_dashboard=False, object_store_memory=96 * 2**20, log_to_driver=False
     )

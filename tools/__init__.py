@@ -1,0 +1,1 @@
+"""Developer tools: mutation testing (``python -m tools.mutate ROOM``)."""

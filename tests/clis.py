@@ -35,14 +35,22 @@ def probe(
     tmp_path: Path, module: str, prog: str, *args: str, timeout: float | None = None
 ) -> tuple[subprocess.CompletedProcess, list[str]]:
     """``prog ARGS`` (``module``'s ``main``) in a fresh interpreter, and the heavy modules
-    it left imported; past ``timeout`` seconds the interpreter is killed and the test fails."""
+    it left imported; past ``timeout`` seconds the interpreter is killed and the test fails.
+
+    A command that ended without an exit code (an uncaught exception, a signal) leaves no
+    record: the test fails with its exit status and stderr, which say why."""
     record = tmp_path / "heavy.json"
+    record.unlink(missing_ok=True)  # a record is this run's, never a previous probe's
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), str(record), module, prog, *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=timeout,
+    )
+    assert record.exists(), (
+        f"{prog} {' '.join(args)} ended without an exit code (status {result.returncode}); "
+        f"stderr:\n{result.stderr[-4000:]}"
     )
     return result, json.loads(record.read_text())
 

@@ -3,9 +3,11 @@ nothing written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,11 +89,29 @@ def test_a_queue_of_another_track_or_a_foreign_directory_is_refused(tmp_path, ti
     assert_one_line_error(result, "not empty and holds no batch.json")
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextlib.contextmanager
+def _refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the block runs: bound by this
+    process, never listening. Held, not bound and released: a released port can be taken
+    by any server started meanwhile on a busy machine (a test's Ray instance, a hub on
+    loopback), and the command would then join or hang on whatever took it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+def test_a_held_port_cannot_be_taken_by_another_server():
+    with _refusing_port() as port, socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        with pytest.raises(OSError, match="Address already in use"):
+            other.bind(("127.0.0.1", port))
+
+
+# Generous, for a loaded machine: idle, the command answers in about 15 s (the interpreter,
+# the track's checks); the 2 cores shared with a CPU hog make that several times longer.
+# "At once" is proven by the message, which only the check before ray.init writes (ray.init
+# itself would retry the address for minutes, and say something else).
+ANSWER_SECONDS = 300
 
 
 def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path, tiny_track):
@@ -100,9 +120,10 @@ def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path, tiny_tra
     subs.mkdir()
     shutil.copy(REPO / "baselines" / "ga.py", subs / "ga.py")
     out = tmp_path / "results"
-    address = f"127.0.0.1:{_closed_port()}"
     args = (str(subs), "--track", "mini", "--root", str(tiny_track), "--out", str(out))
-    result, _ = _probe(tmp_path, *args, "--address", address, timeout=60)
+    with _refusing_port() as port:
+        address = f"127.0.0.1:{port}"
+        result, _ = _probe(tmp_path, *args, "--address", address, timeout=ANSWER_SECONDS)
     assert_one_line_error(result, f"--address {address}", "nothing accepts a connection")
     assert not out.exists()
 
@@ -127,5 +148,5 @@ def test_a_listening_address_passes_the_check():
         server.bind(("127.0.0.1", 0))
         server.listen()
         check_reachable(f"127.0.0.1:{server.getsockname()[1]}")  # no error
-    with pytest.raises(LumeError, match="nothing accepts a connection"):
-        check_reachable(f"127.0.0.1:{_closed_port()}")
+    with _refusing_port() as port, pytest.raises(LumeError, match="nothing accepts a connection"):
+        check_reachable(f"127.0.0.1:{port}")

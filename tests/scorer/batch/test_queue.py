@@ -58,16 +58,26 @@ def test_a_submissions_own_failure_is_final(status):
     assert (state.state, state.status, state.reason) == (q.DONE, status, "its own")
 
 
-def test_lost_attempts_are_retried_then_recorded_as_an_infrastructure_failure():
+@pytest.mark.parametrize("retries", [0, 1, 2, 3])
+def test_lost_attempts_are_retried_then_recorded_as_an_infrastructure_failure(retries: int):
+    """``--retries N``: N lost attempts are each retried (pending again); the next one fails
+    the submission. Checked after every loss, at and on both sides of the boundary."""
     state = _state()
-    for attempt in (1, 2):
-        state = q.lost(q.submitted(state, q.UNLEARN, 1.0), "WorkerCrashedError: gone", 1, 2.0)
-        assert state.lost == attempt
-    assert state.state == q.FAILED
+    for attempt in range(1, retries + 1):
+        state = q.lost(q.submitted(state, q.UNLEARN, 1.0), "WorkerCrashedError: gone", retries, 2.0)
+        assert (state.state, state.lost, state.reason) == (q.PENDING, attempt, None), attempt
+    state = q.lost(q.submitted(state, q.UNLEARN, 1.0), "WorkerCrashedError: gone", retries, 2.0)
+    assert (state.state, state.lost, state.status) == (q.FAILED, retries + 1, None)
     assert state.reason == (
-        "infrastructure failure after 2 lost attempt(s): WorkerCrashedError: gone"
+        f"infrastructure failure after {retries + 1} lost attempt(s): WorkerCrashedError: gone"
     )
-    assert [a.outcome for a in state.attempts] == ["lost: WorkerCrashedError: gone"] * 2
+    assert [a.outcome for a in state.attempts] == ["lost: WorkerCrashedError: gone"] * (retries + 1)
+
+
+def test_one_lost_attempt_with_one_retry_is_pending_again():
+    state = q.lost(q.submitted(_state(), q.UNLEARN, 1.0), "NodeDiedError: node 1", 1, 2.0)
+    assert (state.state, state.phase, state.lost) == (q.PENDING, q.UNLEARN, 1)
+    assert state.reason is None
 
 
 def test_a_lost_scoring_is_retried_as_scoring_only():

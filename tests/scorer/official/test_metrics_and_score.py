@@ -61,10 +61,50 @@ def test_item_score_dispatches_on_kind():
         item_score("zz", "a", "a")
 
 
-def test_clean_up_matches_transformers_4():
+# transformers 4's ``PreTrainedTokenizerBase.clean_up_tokenization`` (a staticmethod in
+# src/transformers/tokenization_utils_base.py, v4.x), which ``clean_up_tokenization_spaces=True``
+# applied when the official scores were computed: these ten ``str.replace`` calls, chained in
+# this order. Copied here from transformers, apart from the scorer's own table, so that a rule
+# dropped, changed or moved there is seen (transformers 5, installed here, ignores the flag).
+TRANSFORMERS_4_CLEAN_UP = (
+    (" .", "."),
+    (" ?", "?"),
+    (" !", "!"),
+    (" ,", ","),
+    (" ' ", "'"),
+    (" n't", "n't"),
+    (" 'm", "'m"),
+    (" 's", "'s"),
+    (" 've", "'ve"),
+    (" 're", "'re"),
+)
+
+
+def _transformers_4_clean_up(text: str) -> str:
+    for before, after in TRANSFORMERS_4_CLEAN_UP:
+        text = text.replace(before, after)
+    return text
+
+
+@pytest.mark.parametrize(("before", "after"), TRANSFORMERS_4_CLEAN_UP)
+def test_each_of_the_ten_clean_up_rules_applies(before: str, after: str):
+    text = f"we{before}x and{before}y"
+    assert clean_up_tokenization(text) == f"we{after}x and{after}y"
+
+
+def test_clean_up_matches_transformers_4_on_text_where_the_rules_meet():
     assert clean_up_tokenization("I do n't know , it 's fine . Is it ?") == (
         "I don't know, it's fine. Is it?"
     )
+    # the rules are chained: each sees the previous ones' output, so their order counts
+    assert clean_up_tokenization("a ' ' s . . ! 'm ' re") == _transformers_4_clean_up(
+        "a ' ' s . . ! 'm ' re"
+    )
+    pieces = [" ", " ", "'", ".", "?", "!", ",", "n't", "m", "s", "ve", "re", "n", "t", "a"]
+    rng = random.Random(4)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        assert clean_up_tokenization(text) == _transformers_4_clean_up(text), repr(text)
 
 
 def _brute_force_auc(pos, neg):
@@ -80,6 +120,20 @@ def test_roc_auc_equals_pairwise_definition_with_ties():
         assert roc_auc(pos, neg) == pytest.approx(_brute_force_auc(pos, neg))
     assert roc_auc([3.0, 2.0], [1.0, 0.0]) == 1.0
     assert roc_auc([0.0], [1.0]) == 0.0
+
+
+def test_roc_auc_is_scikit_learns_members_positive():
+    """The official script's AUC: scikit-learn on labels (members 1) and scores."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = random.Random(5)
+    for _ in range(50):
+        pos = [rng.choice([0.1, 0.2, 0.3, 0.5]) + rng.random() * rng.choice([0, 1]) for _ in
+               range(rng.randint(1, 12))]  # fmt: skip
+        neg = [rng.choice([0.1, 0.2, 0.4, 0.5]) for _ in range(rng.randint(1, 12))]
+        expected = roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)
+        assert roc_auc(pos, neg) == pytest.approx(expected, abs=1e-12)
+    assert roc_auc([0.9, 0.8], [0.1]) == roc_auc_score([1, 1, 0], [0.9, 0.8, 0.1]) == 1.0
 
 
 def test_mia_score_is_one_at_chance_and_zero_when_perfect():

@@ -29,7 +29,8 @@ PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 HOST_LINKS = ("bin", "lib", "lib64", "sbin")  # Debian's merged /usr: links into it
 KIT_PACKAGES = ("scorer", "baselines", "starter_kit")
 HOSTNAME = "lume"
-KEPT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID")  # dropped by the child's change of user
+# Kept for the child to become the run's user and empty the bounding set, then all gone.
+KEPT_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 @dataclass(frozen=True)

@@ -250,12 +250,35 @@ class RunCgroups:
                 left.append(str(directory))
         return left
 
+    def limits(self) -> dict[str, int | str | None]:
+        """The memory and process limits as the kernel holds them now, read back from the
+        groups' files (None: no such group; ``max``: no limit)."""
+        found: dict[str, int | str | None] = {}
+        for controller, v2_file, v1_file in (
+            ("memory", "memory.max", "memory.limit_in_bytes"),
+            ("pids", "pids.max", "pids.max"),
+        ):
+            if self._v2_has(controller):
+                path = self.unified / v2_file
+            elif controller in self.v1:
+                path = self.v1[controller] / v1_file
+            else:
+                found[controller] = None
+                continue
+            try:
+                text = path.read_text().strip()
+            except OSError:
+                text = "unknown"
+            found[controller] = int(text) if text.isdigit() else text
+        return found
+
     def describe(self) -> dict:
-        """What was obtained, for run.json's ``isolation.cgroups``."""
+        """What was obtained, for run.json's ``isolation.cgroups`` (the limits read back)."""
         return {
             "v2": str(self.unified) if self.unified else None,
             "v1": {name: str(path) for name, path in self.v1.items()},
             "kill_all": self.can_kill_all,
             "memory": self.has_memory,
+            "limits": self.limits(),
             "notes": list(self.notes),
         }

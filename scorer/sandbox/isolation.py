@@ -79,33 +79,25 @@ def scrubbed_environment(
 # ---------------------------------------------------------------- in the child
 
 
-def _status_fields() -> dict[str, str]:
-    with open("/proc/self/status") as handle:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in handle if ":\t" in line)
-
-
 def become(user: dict | None) -> dict:
     """Become the run's user (no supplementary groups) when one is given, then report what
-    this process now is, read back from the kernel: ids, capabilities, no_new_privs,
-    seccomp. Raises ``PermissionError`` when the change of user fails or leaves a
-    capability: running a stranger's code with privileges is never the fallback."""
+    this process now is, read back from the kernel (``scorer.sandbox.facts``): ids,
+    capabilities, no_new_privs, seccomp, namespaces, network, mounts, rlimits. Raises
+    ``PermissionError`` when the change of user fails or leaves a capability: running a
+    stranger's code with privileges is never the fallback."""
+    from scorer.sandbox.facts import read_facts
+    from scorer.sandbox.linux import clear_inheritable_capabilities, drop_bounding_set
+
     if user:
+        drop_bounding_set()  # with the CAP_SETPCAP bwrap kept for this (then gone)
         os.setgroups([])
         os.setresgid(user["gid"], user["gid"], user["gid"])
         os.setresuid(user["uid"], user["uid"], user["uid"])
-    status = _status_fields()
-    capabilities = {k: int(status.get(k, "0"), 16) for k in ("CapEff", "CapPrm", "CapAmb")}
-    if user and any(capabilities.values()):
-        raise PermissionError(f"capabilities left after the change of user: {capabilities}")
+    clear_inheritable_capabilities()
+    facts = read_facts()
+    held = {k: v for k, v in facts["capabilities"].items() if k != "bounding" and v != "0"}
+    if user and held:
+        raise PermissionError(f"capabilities left after the change of user: {held}")
     os.umask(0o077)
-    return {
-        "user": {"name": user["name"] if user else None, "uid": os.getuid(), "gid": os.getgid()},
-        "groups": os.getgroups(),
-        "capabilities": {k: f"{v:x}" for k, v in capabilities.items()},
-        "no_new_privs": status.get("NoNewPrivs", "0").strip() == "1",
-        "seccomp": {"0": "off", "1": "strict", "2": "filter"}.get(
-            status.get("Seccomp", "").strip(), "unknown"
-        ),
-        "pid": os.getpid(),
-        "hostname": os.uname().nodename,
-    }
+    name = user["name"] if user else None
+    return {"user": {"name": name, "uid": os.getuid(), "gid": os.getgid()}, **facts}

@@ -14,6 +14,7 @@ import os
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.prctl.argtypes = [
@@ -50,3 +51,38 @@ def set_no_new_privs() -> None:
     """setuid binaries (su, sudo) can no longer give privileges back (``--isolation none``,
     where bwrap does not set it)."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def clear_inheritable_capabilities() -> None:
+    """Empty the inheritable set (bwrap leaves the capabilities it kept there): nothing the
+    submission executes can inherit one, whatever file capabilities it finds."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    for part in data:
+        part.inheritable = 0
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def drop_bounding_set() -> None:
+    """Empty the capability bounding set (needs CAP_SETPCAP): no later execve can gain a
+    capability, whatever no_new_privs and file capabilities would allow."""
+    with open("/proc/sys/kernel/cap_last_cap") as handle:
+        last = int(handle.read())
+    for capability in range(last + 1):
+        prctl(PR_CAPBSET_DROP, capability)

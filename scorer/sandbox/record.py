@@ -17,6 +17,7 @@ from scorer import __version__
 from scorer.checkpoint.report import ValidationReport
 from scorer.contract import UNLEARN_ARGUMENTS
 from scorer.data.files import write_bytes_atomic
+from scorer.sandbox.facts import MAX_LISTED, UNKNOWN, bounded, checked_isolation
 from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
 from scorer.sandbox.protocol import EVENT_ISOLATION
@@ -64,11 +65,22 @@ def memory_coverage(mode: str, memory_cgroup: bool) -> dict[str, list[str]]:
 def isolation_record(
     supervision: dict, user: RunUser | None, options: RunOptions, plan: dict
 ) -> dict:
-    """What isolation the run had: the view it was given (``plan``) and what the child read
-    back from the kernel once it ran (its ids, capabilities, no_new_privs, seccomp, its pid
-    in its own namespace), never what was hoped for; with notes on what not to assume."""
+    """What isolation the run had: what was ``asked`` (the plan), what was ``checked`` (read
+    back from the kernel by the child before the submission was imported, compared with the
+    judge's own namespaces: ``scorer.sandbox.facts``) and what was ``lost`` (asked, not in
+    force); never what was hoped for. Notes say what not to assume."""
     reports = [e for e in supervision.get("events", []) if e.get("event") == EVENT_ISOLATION]
-    report = {k: v for k, v in reports[0].items() if k not in ("event", "at")} if reports else {}
+    report = {k: v for k, v in reports[0].items() if k not in ("event", "at")} if reports else None
+    asked = plan.get("asked", {})
+    judged = checked_isolation(
+        report,
+        supervision.get("judge_namespaces") or {},
+        asked,
+        cgroup_asked=bool(options.cgroups),
+        child_in_cgroup=bool(supervision.get("child_in_cgroup")),
+    )
+    report = report or {}
+    checked = judged["checked"]
     notes = []
     if plan.get("mode") != "bwrap":
         notes.append(
@@ -87,21 +99,23 @@ def isolation_record(
         )
     if not reports:
         notes.append("the child reported no isolation (it ended before isolating)")
-    elif plan.get("mode") == "bwrap" and not report.get("no_new_privs"):
-        notes.append("no_new_privs was not in force")
+    network = checked.get("network", {"cut": UNKNOWN})
     return {
         "mode": plan.get("mode"),
         "runner_uid": os.geteuid(),
         "run_uid": user.uid if user else None,
         "user": report.get("user"),
         "groups": report.get("groups"),
-        "capabilities": report.get("capabilities"),
-        "no_new_privs": report.get("no_new_privs"),
-        "seccomp": {**plan.get("seccomp", {"installed": False}), "kernel": report.get("seccomp")},
+        "capabilities": checked.get("capabilities"),
+        "no_new_privs": checked.get("no_new_privs"),
+        "seccomp": {**plan.get("seccomp", {"installed": False}), **checked.get("seccomp", {})},
         "pid_in_sandbox": report.get("pid"),
         "hostname": report.get("hostname"),
-        "namespaces": plan.get("namespaces", []),
-        "network": {"cut": "network" in plan.get("namespaces", [])},
+        "namespaces": checked.get("namespaces"),
+        "network": network,
+        "lost": judged["lost"],
+        "checked": checked,
+        "asked": asked,
         "view": plan.get("visible"),
         "die_with_parent": plan.get("die_with_parent", False),
         "new_session": True,
@@ -109,7 +123,7 @@ def isolation_record(
         "cgroups": supervision["cgroups"],
         "child_in_cgroup": supervision["child_in_cgroup"],
         "kill_methods": supervision["kill_methods"],
-        "uid_processes_left": supervision.get("uid_processes_left", []),
+        "uid_processes_left": bounded(supervision.get("uid_processes_left", [])),
         "inputs": {
             "model": "read-only, staged",
             "forget_retain": "read-only copies",
@@ -123,7 +137,7 @@ def isolation_record(
             if plan.get("mode") == "bwrap"
             else "only CUDA_VISIBLE_DEVICES limits the devices",
         },
-        "environment": sorted(supervision.get("environment_names", [])),
+        "environment": sorted(supervision.get("environment_names", []))[:MAX_LISTED],
         "notes": notes,
     }
 

@@ -130,8 +130,7 @@ def child_command(
     plan = {
         "mode": "bwrap",
         "bwrap": executable,
-        "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"]
-        + ([] if os.geteuid() == 0 else ["user"]),
+        "asked": asked_isolation(seccomp_path is not None),
         "die_with_parent": True,
         "new_session": True,
         "seccomp": {"installed": seccomp_path is not None, "how": how},
@@ -151,6 +150,19 @@ def child_command(
 
 
 _CAP_ADDS = {"--cap-add", *bwrap.KEPT_CAPABILITIES}
+
+
+def asked_isolation(seccomp: bool) -> dict:
+    """What the bwrap command asks the kernel for, in the terms the child reads back
+    (``scorer.sandbox.facts``): run.json's ``isolation.lost`` is what of this is not found."""
+    root = os.geteuid() == 0
+    return {
+        "namespaces": ["cgroup", "ipc", "mnt", "net", "pid", "uts"] + ([] if root else ["user"]),
+        "network_cut": True,
+        "seccomp": seccomp,
+        "no_new_privs": True,
+        "drop_capabilities": True,  # every set, bounding included (emptied by the child)
+    }
 
 
 def supervisor_spec(

@@ -29,6 +29,7 @@ from scorer import procfs
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import linux
 from scorer.sandbox.capped_log import CappedLog
+from scorer.sandbox.facts import judge_namespaces
 from scorer.sandbox.cgroups import RunCgroups
 from scorer.sandbox.gpu import GpuMonitor
 from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergency_stop
@@ -247,6 +248,7 @@ class Supervisor:
         wall = ended_at
         peak_cgroup = self.groups.peak_memory_bytes()
         oom_kills = self.groups.oom_kills()
+        groups = self.groups.describe()  # the limits read back before the groups go
         left = self.groups.remove()
         return {
             "ended_by": "oom" if oom_kills and ended_by != "timeout" else ended_by,
@@ -283,7 +285,8 @@ class Supervisor:
             "kill_methods": sorted(self.processes.kill_methods),
             "survivors": sorted(survivors),
             "child_in_cgroup": in_cgroup,
-            "cgroups": dict(self.groups.describe(), left_behind=left),
+            "judge_namespaces": judge_namespaces(),
+            "cgroups": dict(groups, left_behind=left),
             "events": self.events,
             "log_bytes": self.log.total_bytes,
             "log_truncated": self.log.truncated,

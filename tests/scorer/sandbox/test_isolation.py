@@ -63,6 +63,7 @@ def test_become_leaves_no_group_no_capability_and_says_so():
     report = json.loads(result.stdout)
     assert report["user"] == {"name": "lume", "uid": 2100000999, "gid": 2100000999}
     assert report["groups"] == [] and set(report["capabilities"].values()) == {"0"}
+    assert report["namespaces"]["net"].startswith("net:[")  # read back, not assumed
 
 
 def test_become_without_a_user_only_reports():
@@ -73,4 +74,5 @@ def test_become_without_a_user_only_reports():
     finally:
         os.umask(previous)
     assert report["user"]["uid"] == os.getuid() and report["user"]["name"] is None
-    assert report["seccomp"] in ("off", "filter", "strict")
+    assert report["seccomp"]["mode"] in ("off", "filter", "strict")
+    assert report["capabilities"]["inheritable"] == "0"  # emptied whatever it was

@@ -1,0 +1,108 @@
+"""run.json states what the kernel enforced: each layer of the sandbox weakened in turn, and
+the record says exactly what was lost (facts read back by the child, never the plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scorer.sandbox import bwrap, runner
+
+from runs import ROOT
+
+FULL_NAMESPACES = {"cgroup", "ipc", "mnt", "net", "pid", "uts"}
+
+
+def _without(flags: dict[str, int]):
+    """A ``bwrap_argv`` that leaves out each flag (with its ``n`` arguments)."""
+    real = bwrap.bwrap_argv
+
+    def weakened(*args, **kwargs):
+        argv = real(*args, **kwargs)
+        kept, skip = [], 0
+        for item in argv:
+            if skip:
+                skip -= 1
+            elif item in flags and "--" not in kept:
+                skip = flags[item]
+            else:
+                kept.append(item)
+        return kept
+
+    return weakened
+
+
+WEAKENINGS = {
+    "pid": ({"--unshare-pid": 0}, ["pid namespace: shared with the judge"]),
+    "net": (
+        {"--unshare-net": 0},
+        ["net namespace: shared with the judge", "network: not cut (False)"],
+    ),
+    "ipc": ({"--unshare-ipc": 0}, ["ipc namespace: shared with the judge"]),
+    "uts": ({"--unshare-uts": 0, "--hostname": 1}, ["uts namespace: shared with the judge"]),
+    "cgroup": ({"--unshare-cgroup-try": 0}, ["cgroup namespace: shared with the judge"]),
+    "seccomp": ({"--seccomp": 1}, ["seccomp filter: mode off"]),
+}
+
+
+@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+def test_the_full_sandbox_loses_nothing_and_says_what_it_checked(run):
+    record = run("writes_nothing")
+    isolation = record["isolation"]
+    assert isolation["lost"] == []
+    namespaces = isolation["namespaces"]
+    assert {n for n, state in namespaces.items() if state == "separate"} >= FULL_NAMESPACES
+    assert isolation["network"]["cut"] is True
+    assert [i["name"] for i in isolation["network"]["interfaces"]] == ["lo"]
+    assert isolation["capabilities"] == dict.fromkeys(
+        ("inheritable", "permitted", "effective", "bounding", "ambient"), []
+    )
+    assert isolation["seccomp"]["mode"] == "filter" and isolation["seccomp"]["filters"] >= 1
+    writable = set(isolation["checked"]["mounts"]["writable"]["first"])
+    assert {"/lume/outbox", "/lume/home", "/lume/cwd", "/tmp"} <= writable
+    assert not {"/lume/model", "/lume/forget", "/usr"} & writable
+    assert isolation["cgroups"]["limits"]["pids"] == 16384  # read back from the kernel
+
+
+@pytest.mark.parametrize("layer", sorted(WEAKENINGS))
+@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+def test_a_weakened_layer_is_recorded_as_lost(run, monkeypatch: pytest.MonkeyPatch, layer: str):
+    flags, lost = WEAKENINGS[layer]
+    monkeypatch.setattr(bwrap, "bwrap_argv", _without(flags))
+    record = run("writes_nothing")
+    assert record["isolation"]["lost"] == lost
+    assert record["status"] == "invalid"  # the run itself still ends with its verdict
+
+
+@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+def test_without_bwraps_capability_drop_the_childs_own_drop_still_holds(
+    run, monkeypatch: pytest.MonkeyPatch
+):
+    """Two layers: bwrap's --cap-drop and the child's own (bounding set emptied, then the
+    change of user). With the first gone, the record shows no capability: nothing lost."""
+    monkeypatch.setattr(bwrap, "KEPT_CAPABILITIES", ())
+    monkeypatch.setattr(runner, "_CAP_ADDS", set())
+    monkeypatch.setattr(bwrap, "bwrap_argv", _without({"--cap-drop": 1}))
+    record = run("writes_nothing")
+    assert record["isolation"]["lost"] == []
+    assert set(map(tuple, record["isolation"]["capabilities"].values())) == {()}
+
+
+@pytest.mark.skipif(not ROOT, reason="cgroups are created by a root runner here")
+def test_a_run_outside_its_cgroup_is_recorded_as_lost(
+    run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    real = runner.supervisor_spec
+
+    def no_cgroup(*args, **kwargs):
+        spec = real(*args, **kwargs)
+        spec["cgroup_name"] = "no/such/parent"  # mkdir fails in every hierarchy
+        return spec
+
+    monkeypatch.setattr(runner, "supervisor_spec", no_cgroup)
+    record = run("writes_nothing")
+    assert record["isolation"]["lost"] == [
+        "cgroup: the submission's process was not in the run's cgroup"
+    ]
+    assert record["isolation"]["cgroups"]["limits"] == {"memory": None, "pids": None}

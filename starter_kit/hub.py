@@ -99,11 +99,20 @@ def hub_error(err: Exception, repo: Repository, access: HubAccess, revision: str
     )
 
 
+def _http_error() -> type[BaseException]:
+    """The HTTP client's error base: huggingface_hub 2.x talks through ``httpx2``, 1.x
+    through ``httpx`` (each brings its own; both are allowed)."""
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+    return httpx.HTTPError
+
+
 def _transient() -> tuple[type[BaseException], ...]:
-    import httpx2
     from huggingface_hub import errors
 
-    return (OSError, errors.HfHubHTTPError, httpx2.HTTPError, errors.LocalEntryNotFoundError)
+    return (OSError, errors.HfHubHTTPError, _http_error(), errors.LocalEntryNotFoundError)
 
 
 def plan_hub(repo: Repository, access: HubAccess, revision: str) -> Plan:

@@ -70,7 +70,10 @@ def choose_isolation(environ=os.environ) -> tuple[str, str | None]:
 
 
 def granted_gpus(wanted: int, environ=os.environ) -> tuple[int, ...]:
-    """``LUME_GPUS``, else the first ``wanted`` of the GPUs NVML sees (none without NVML)."""
+    """``LUME_GPUS``, else the first ``wanted`` of the GPUs NVML sees, else of those the
+    driver lists (a GPU host without ``pynvml`` still grants its GPUs; the run's record
+    then says they were not accounted)."""
+    from scorer.sandbox import nvidia
     from scorer.sandbox.options import parse_gpus
 
     if environ.get(GPUS_VARIABLE) is not None:
@@ -82,8 +85,8 @@ def granted_gpus(wanted: int, environ=os.environ) -> tuple[int, ...]:
 
         pynvml.nvmlInit()
         count = pynvml.nvmlDeviceGetCount()
-    except Exception:  # noqa: BLE001 - no driver, no library: no GPU to grant
-        return ()
+    except Exception:  # noqa: BLE001 - no library or no NVML: the driver's own list
+        count = len(nvidia.from_proc())
     return tuple(range(min(wanted, count)))
 
 

@@ -3,12 +3,27 @@
 Per granted device: busy GPU-seconds (utilization x time), the peak memory the run's
 processes held on it (NVML's per-process numbers, when its pids are visible here) and
 the peak of the device's used memory above what was used before the run started.
-Without ``pynvml`` or a driver the record says why and numbers are ``None``.
+Without ``pynvml`` or a driver the record says why and numbers are ``None``; a run granted
+GPUs without ``pynvml`` (the ``gpu`` extra) also says so once on stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
+
+NO_PYNVML = (
+    "pynvml is not installed: GPU time and memory are not measured and no GPU memory limit "
+    "is enforced (pip install 'lume-kit[gpu]', i.e. nvidia-ml-py)"
+)
+_told = False  # the console notice is given once per process
+
+
+def _tell_once(why: str) -> None:
+    global _told
+    if not _told:
+        _told = True
+        print(f"notice: {why}", file=sys.stderr, flush=True)
 
 
 class GpuMonitor:
@@ -35,7 +50,8 @@ class GpuMonitor:
             self._baseline = [pynvml.nvmlDeviceGetMemoryInfo(h).used for h in self._handles]
             self._nvml = pynvml
         except ImportError:
-            self.why_not = "pynvml is not installed (pip install nvidia-ml-py)"
+            self.why_not = NO_PYNVML
+            _tell_once(NO_PYNVML)
         except Exception as err:  # noqa: BLE001 - any NVML failure means no accounting
             self.why_not = f"NVML unavailable: {err}"
 

@@ -103,6 +103,39 @@ def test_both_engines_give_the_same_mia_and_mmlu(lm: LoadedModel, tiny_track: Pa
     assert fast_mmlu["questions"] == sum(len(q) for q in mmlu["test"].values())
 
 
+@torch.inference_mode()
+def _official_nll(lm: LoadedModel, text: str) -> float:
+    """The official script's loss attack: the model's own mean NLL of the whole document."""
+    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
+    return float(lm.model(input_ids=ids, labels=ids).loss)
+
+
+def test_the_mia_auc_is_scikit_learns_with_members_positive(lm: LoadedModel, tiny_track: Path):
+    """The direction of the AUC, checked apart from ``score_mia``: scikit-learn's
+    ``roc_auc_score`` (the official script's) with members labelled 1 and scored by -NLL (a
+    member is more likely), on NLLs from the model's own loss. The members are chosen as
+    the likeliest documents, so the AUC is far from 0.5 and a flipped direction (1 - AUC)
+    cannot pass; the MIA score, symmetric in the AUC, would not show it."""
+    from sklearn.metrics import roc_auc_score
+
+    mia = load_mia(track_paths(tiny_track)["mia_dir"])
+    docs = sorted(mia["member"] + mia["nonmember"], key=lambda d: _official_nll(lm, d.document))
+    cut = 2 * len(docs) // 3
+    # the likeliest two thirds are members, but for one pair swapped across the cut
+    chosen = {"member": docs[: cut - 1] + docs[cut : cut + 1],
+              "nonmember": docs[cut - 1 : cut] + docs[cut + 1 :]}  # fmt: skip
+    labels = [1] * len(chosen["member"]) + [0] * len(chosen["nonmember"])
+    nlls = [_official_nll(lm, d.document) for d in chosen["member"] + chosen["nonmember"]]
+    expected = roc_auc_score(labels, [-x for x in nlls])
+    assert 0.75 < expected < 1.0  # clearly one way (1 - 1/pairs), not perfect
+    for engine in (BatchedEngine(lm, 256), ReferenceEngine(lm)):
+        summary, rows = score_mia(_job(), engine, chosen)
+        assert summary["auc"] == pytest.approx(expected, abs=1e-12)
+        assert summary["member_mean_nll"] < summary["nonmember_mean_nll"]
+        assert [r["member"] for r in rows] == [bool(x) for x in labels]
+        assert [r["nll"] for r in rows] == pytest.approx(nlls, abs=1e-5)
+
+
 def test_an_mia_document_needs_two_tokens(lm: LoadedModel):
     mia = {"member": [MiaDocument("m", "x")], "nonmember": [MiaDocument("n", "y z w")]}
     for engine in (BatchedEngine(lm, 256), ReferenceEngine(lm)):

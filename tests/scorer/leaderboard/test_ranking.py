@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 from scorer.leaderboard import (
     BELOW_THRESHOLD,
@@ -112,3 +113,56 @@ def test_the_order_of_the_results_does_not_matter(crafted):
     first = rank(entries)
     for permutation in itertools.permutations(entries):
         assert rank(list(permutation)) == first
+
+
+def _stored(crafted, name: str, final: float, mmlu: float = 0.5) -> Entry:
+    """A scored entry whose stored final score is exactly ``final`` (all its digits)."""
+    scores = crafted.scores(0.5, 0.5, mmlu, threshold=0.371)
+    return Entry(name, name, "ok", {**scores, "final_score": final})
+
+
+def test_every_group_in_its_place_and_ranks_on_the_stored_scores(crafted):
+    """Ranked, then honourable mentions, then incomplete, then unscored; names chosen so
+    that no order by name (or by group name) gives the same list. Scores that differ past
+    any displayed digit rank apart; only equal stored scores share a rank."""
+    s = crafted.scores
+    entries = [
+        _stored(crafted, "alpha", 0.7000000001),  # equal to the ties when rounded
+        _stored(crafted, "nu", 0.7000000002),
+        _stored(crafted, "mu", 0.7000000002),
+        _stored(crafted, "zeta", 0.7000000004),
+        _stored(crafted, "beta", 0.69999999999),
+        _stored(crafted, "aa-second", 0.9, mmlu=0.30),  # below 0.371, above every ranked one
+        _stored(crafted, "zz-best", 0.9000000001, mmlu=0.20),
+        Entry("z-no-mia", "x", "ok", s(0.8, None, 0.2, threshold=0.371)),
+        Entry("b-no-mmlu", "x", "ok", s(0.9, 0.9, None, threshold=0.371)),
+        Entry("a-crashed", "x", "failed", None, reason="unlearn() raised"),
+        Entry("0-oom", "x", "oom", None),
+    ]
+    expected = [
+        (1, "zeta", RANKED),
+        (2, "mu", RANKED),
+        (2, "nu", RANKED),
+        (4, "alpha", RANKED),
+        (5, "beta", RANKED),
+        (None, "zz-best", BELOW_THRESHOLD),
+        (None, "aa-second", BELOW_THRESHOLD),
+        (None, "b-no-mmlu", INCOMPLETE),
+        (None, "z-no-mia", INCOMPLETE),  # its MMLU is low too: incomplete first
+        (None, "0-oom", UNSCORED),
+        (None, "a-crashed", UNSCORED),
+    ]
+    standings = rank(entries)
+    assert [(s.rank, s.entry.name, s.group) for s in standings] == expected
+    # adjacent pairs: equal stored scores are a tie; a gap past the displayed digits is not
+    notes = {s.entry.name: s.pair_note for s in standings}
+    assert notes["mu"] == "tied: same final score"
+    assert notes["nu"] == "no bootstrap replicates in nu and alpha"  # not a tie
+    assert notes["zeta"] == "no bootstrap replicates in zeta and mu"
+    assert notes["zz-best"] == "no bootstrap replicates in zz-best and aa-second"
+    assert standings[8].flags == ("MMLU below 0.371", "incomplete: no MIA or MMLU")
+    assert standings[10].flags == ("failed", "unlearn() raised")
+    rng = random.Random(0)
+    for _ in range(20):
+        shuffled = rng.sample(entries, len(entries))
+        assert [(s.rank, s.entry.name, s.group) for s in rank(shuffled)] == expected

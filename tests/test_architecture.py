@@ -8,6 +8,7 @@ function) is read with ``ast``; an import that points up or sideways fails here.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from paths import REPO
@@ -146,3 +147,36 @@ def test_the_supervisor_and_the_child_reach_only_stdlib_only_modules():
     assert not any(
         m.startswith(("scorer/engine", "scorer/evaluation", "scorer/cli")) for m in reached
     )
+
+
+ADDRESS = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+
+
+def off_machine_addresses(text: str) -> list[str]:
+    """Literal IPv4 addresses in ``text`` outside loopback and 0.0.0.0 (any private or
+    public address is off this machine: no test or tool may name one)."""
+    found = []
+    for match in ADDRESS.finditer(text):
+        parts = [int(p) for p in match.groups()]
+        if max(parts) > 255 or parts[0] == 127 or parts == [0, 0, 0, 0]:
+            continue
+        found.append(match.group(0))
+    return found
+
+
+def test_no_test_or_tool_names_an_address_off_this_machine():
+    """Traffic stays on loopback: a network probe that names a public address proves
+    nothing on an offline machine and sends traffic away where the sandbox fails."""
+    assert off_machine_addresses('connect(("1.1.1.1", 53)) 10.0.0.2 127.0.0.1 0.0.0.0') == [
+        "1.1.1.1",
+        "10.0.0.2",
+    ]
+    assert off_machine_addresses("version 1.2.3, 1.2.3.4.5, 300.1.1.1") == []
+    offenders = []
+    for folder in ("tests", "benchmarks", "scorer", "baselines", "starter_kit"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path == Path(__file__).resolve():
+                continue
+            for address in off_machine_addresses(path.read_text(errors="replace")):
+                offenders.append(f"{path.relative_to(REPO)}: {address}")
+    assert offenders == []

@@ -31,14 +31,48 @@ CAPABILITY_SETS = {
     "CapAmb": "ambient",
 }
 CAPABILITY_NAMES = (  # bit number -> name (linux/capability.h)
-    "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID "
-    "CAP_SETUID CAP_SETPCAP CAP_LINUX_IMMUTABLE CAP_NET_BIND_SERVICE CAP_NET_BROADCAST "
-    "CAP_NET_ADMIN CAP_NET_RAW CAP_IPC_LOCK CAP_IPC_OWNER CAP_SYS_MODULE CAP_SYS_RAWIO "
-    "CAP_SYS_CHROOT CAP_SYS_PTRACE CAP_SYS_PACCT CAP_SYS_ADMIN CAP_SYS_BOOT CAP_SYS_NICE "
-    "CAP_SYS_RESOURCE CAP_SYS_TIME CAP_SYS_TTY_CONFIG CAP_MKNOD CAP_LEASE CAP_AUDIT_WRITE "
-    "CAP_AUDIT_CONTROL CAP_SETFCAP CAP_MAC_OVERRIDE CAP_MAC_ADMIN CAP_SYSLOG CAP_WAKE_ALARM "
-    "CAP_BLOCK_SUSPEND CAP_AUDIT_READ CAP_PERFMON CAP_BPF CAP_CHECKPOINT_RESTORE"
-).split()
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
 SECCOMP_MODES = {"0": "off", "1": "strict", "2": "filter"}
 SIOCGIFFLAGS = 0x8913
 IFF_UP, IFF_LOOPBACK = 0x1, 0x8
@@ -139,7 +173,10 @@ def mounts() -> dict | str:
                 (read_only if "ro" in options else writable).append(point)
     except OSError:
         return UNKNOWN
-    return {"writable": bounded(sorted(set(writable))), "read_only": bounded(sorted(set(read_only)))}
+    return {
+        "writable": bounded(sorted(set(writable))),
+        "read_only": bounded(sorted(set(read_only))),
+    }
 
 
 def rlimits() -> dict[str, list]:
@@ -172,9 +209,8 @@ def read_facts() -> dict:
         except (KeyError, ValueError):
             capabilities[name] = UNKNOWN
     cgroup: list[str] | str = UNKNOWN
-    with contextlib.suppress(OSError):
-        with open("/proc/self/cgroup") as handle:
-            cgroup = [line.rstrip("\n") for line in handle][:MAX_LISTED]
+    with contextlib.suppress(OSError), open("/proc/self/cgroup") as handle:
+        cgroup = [line.rstrip("\n") for line in handle][:MAX_LISTED]
     filters = status.get("Seccomp_filters")
     return {
         "uid": os.getuid(),
@@ -242,7 +278,9 @@ def lost_layers(asked: dict, checked: dict, cgroup_asked: bool, child_in_cgroup:
     for name in asked.get("namespaces", []):
         state = checked["namespaces"].get(name, UNKNOWN)
         if state != "separate":
-            lost.append(f"{name} namespace: {'shared with the judge' if state == 'shared' else state}")
+            lost.append(
+                f"{name} namespace: {'shared with the judge' if state == 'shared' else state}"
+            )
     if asked.get("network_cut") and checked["network"]["cut"] is not True:
         lost.append(f"network: not cut ({checked['network']['cut']})")
     seccomp = checked["seccomp"]

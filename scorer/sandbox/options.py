@@ -268,6 +268,12 @@ def check_inputs(options: RunOptions) -> None:
                 f"bubblewrap cannot create the sandbox here ({complaint}); run as root or "
                 "allow user namespaces, or --isolation none for a trusted local run"
             )
+        from scorer.sandbox.seccomp import SeccompError, compile_filter
+
+        try:
+            compile_filter()  # a rule that cannot be written refuses the run, never skipped
+        except SeccompError as err:
+            raise LumeError(f"{err}: the judge's filter cannot be built here") from None
     out = options.out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LumeError(f"--out {out}: exists and is not an empty directory")

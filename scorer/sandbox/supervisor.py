@@ -29,8 +29,8 @@ from scorer import procfs
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import linux
 from scorer.sandbox.capped_log import CappedLog
-from scorer.sandbox.facts import judge_namespaces
 from scorer.sandbox.cgroups import RunCgroups
+from scorer.sandbox.facts import judge_namespaces
 from scorer.sandbox.gpu import GpuMonitor
 from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergency_stop
 from scorer.sandbox.protocol import decode_events

@@ -7,10 +7,11 @@ import json
 import os
 from pathlib import Path
 
+import needs
 import pytest
 
 from paths import SUBMISSIONS
-from runs import ROOT, checkpoint
+from runs import checkpoint
 
 MIB = 1 << 20
 
@@ -32,7 +33,7 @@ def test_what_is_written_on_the_status_pipe_cannot_crash_the_supervisor(run):
     assert [e["event"] for e in record["events"]] == ["started", "returned"]
 
 
-@pytest.mark.skipif(not ROOT, reason="the private tmpfs is bwrap's, run as root here")
+@needs.on("root")  # the private tmpfs is bwrap's, run as root here
 def test_memory_held_in_a_private_tmpfs_counts_without_a_memory_cgroup(run, tmp_path: Path):
     record = run("fills_shm", memory_limit_gb=0.1, cgroups=False, time_limit=30)
     written = int((checkpoint(tmp_path) / "written.txt").read_text())

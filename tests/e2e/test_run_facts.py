@@ -3,13 +3,17 @@ the record says exactly what was lost (facts read back by the child, never the p
 
 from __future__ import annotations
 
+import errno
+import json
+import platform
 from pathlib import Path
 
+import needs
 import pytest
 
 from scorer.sandbox import bwrap, runner
 
-from runs import ROOT
+from runs import checkpoint
 
 FULL_NAMESPACES = {"cgroup", "ipc", "mnt", "net", "pid", "uts"}
 
@@ -46,7 +50,8 @@ WEAKENINGS = {
 }
 
 
-@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+@needs.on("root")
+@needs.on("bwrap")
 def test_the_full_sandbox_loses_nothing_and_says_what_it_checked(run):
     record = run("writes_nothing")
     isolation = record["isolation"]
@@ -66,7 +71,8 @@ def test_the_full_sandbox_loses_nothing_and_says_what_it_checked(run):
 
 
 @pytest.mark.parametrize("layer", sorted(WEAKENINGS))
-@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+@needs.on("root")
+@needs.on("bwrap")
 def test_a_weakened_layer_is_recorded_as_lost(run, monkeypatch: pytest.MonkeyPatch, layer: str):
     flags, lost = WEAKENINGS[layer]
     monkeypatch.setattr(bwrap, "bwrap_argv", _without(flags))
@@ -75,7 +81,8 @@ def test_a_weakened_layer_is_recorded_as_lost(run, monkeypatch: pytest.MonkeyPat
     assert record["status"] == "invalid"  # the run itself still ends with its verdict
 
 
-@pytest.mark.skipif(not ROOT or bwrap.find_bwrap() is None, reason="needs root and bubblewrap")
+@needs.on("root")
+@needs.on("bwrap")
 def test_without_bwraps_capability_drop_the_childs_own_drop_still_holds(
     run, monkeypatch: pytest.MonkeyPatch
 ):
@@ -89,7 +96,7 @@ def test_without_bwraps_capability_drop_the_childs_own_drop_still_holds(
     assert set(map(tuple, record["isolation"]["capabilities"].values())) == {()}
 
 
-@pytest.mark.skipif(not ROOT, reason="cgroups are created by a root runner here")
+@needs.on("root")  # cgroups are created by a root runner here
 def test_a_run_outside_its_cgroup_is_recorded_as_lost(
     run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
@@ -106,3 +113,23 @@ def test_a_run_outside_its_cgroup_is_recorded_as_lost(
         "cgroup: the submission's process was not in the run's cgroup"
     ]
     assert record["isolation"]["cgroups"]["limits"] == {"memory": None, "pids": None}
+
+
+@needs.on("root")
+@needs.on("bwrap")
+def test_no_new_namespace_by_any_path_inside_the_sandbox(run, tmp_path: Path):
+    """Under bwrap as the run's user: clone with namespace flags and unshare refused (EPERM),
+    clone3 answered ENOSYS, io_uring and userfaultfd refused; plain processes still start."""
+    assert platform.machine() == "x86_64", "the submission's call numbers are x86_64's"
+    run("makes_namespaces")
+    attempts = json.loads((checkpoint(tmp_path) / "attempts.json").read_text())
+    assert attempts == {
+        "clone user+net": errno.EPERM,
+        "clone mount": errno.EPERM,
+        "clone3": errno.ENOSYS,
+        "unshare user": errno.EPERM,
+        "setns": errno.EPERM,
+        "io_uring_setup": errno.EPERM,
+        "userfaultfd": errno.EPERM,
+        "fork": 3,
+    }

@@ -11,23 +11,25 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import time
 from pathlib import Path
 
+import needs
 import pytest
 
 from scorer.sandbox.freeze import verify
 from scorer.sandbox.identity import UID_BASE, UID_COUNT
 
 from paths import REPO, SUBMISSIONS
-from runs import ROOT, checkpoint, start_run, with_placeholder
+from runs import checkpoint, start_run, with_placeholder
 
 PLACEHOLDER = "/placeholder/replaced/by/the/test"
 
 
-@pytest.mark.skipif(not ROOT, reason="the isolation asserted here needs a root runner")
+@needs.on("root")  # the isolation asserted here needs a root runner
 def test_isolation_obtained_as_root_is_recorded_and_the_outputs_are_closed(
     run, tmp_path: Path, tiny_track: Path
 ):
@@ -37,10 +39,12 @@ def test_isolation_obtained_as_root_is_recorded_and_the_outputs_are_closed(
     uid = isolation["run_uid"]
     assert UID_BASE <= uid < UID_BASE + UID_COUNT and uid != 65534
     assert isolation["user"] == {"name": "lume", "uid": uid, "gid": uid}
-    assert isolation["groups"] == [] and set(isolation["capabilities"].values()) == {"0"}
-    assert isolation["no_new_privs"] is True and isolation["seccomp"]["kernel"] == "filter"
+    assert isolation["groups"] == [] and isolation["lost"] == []
+    assert all(names == [] for names in isolation["capabilities"].values())
+    assert isolation["no_new_privs"] is True and isolation["seccomp"]["mode"] == "filter"
     assert isolation["pid_in_sandbox"] < 10 and isolation["hostname"] == "lume"
-    assert {"pid", "network", "ipc", "uts", "mount"} <= set(isolation["namespaces"])
+    separate = {name for name, state in isolation["namespaces"].items() if state == "separate"}
+    assert {"pid", "net", "ipc", "uts", "mnt", "cgroup"} <= separate
     assert isolation["child_in_cgroup"] is True and isolation["uid_processes_left"] == []
     out = tmp_path / "out"
     for path in [out, *out.rglob("*")]:
@@ -50,7 +54,7 @@ def test_isolation_obtained_as_root_is_recorded_and_the_outputs_are_closed(
     assert record["checkpoint_sha256"]["model.safetensors"] == hashlib.sha256(reference).hexdigest()
 
 
-@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+@needs.on("root")  # only a root runner gives each run its own user
 def test_the_view_is_a_whitelist(run, tmp_path: Path, tiny_track: Path):
     """Held-out answers in the track root, an earlier run's outputs, the judge's files in
     /tmp, other users' homes, other processes, the network: none is in view."""
@@ -67,10 +71,17 @@ def test_the_view_is_a_whitelist(run, tmp_path: Path, tiny_track: Path):
         "/etc/shadow",
         "/proc/1/environ",
     ]
+    listener = socket.create_server(("127.0.0.1", 0))  # the host's loopback, not the run's
+    listener.setblocking(False)
     try:
         source = with_placeholder("probes_view", tmp_path, "TARGETS = []", f"TARGETS = {targets}")
+        port = listener.getsockname()[1]
+        source.write_text(source.read_text().replace("HOST_PORT = 0", f"HOST_PORT = {port}"))
         run("probes_view", source=source)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing reached it
     finally:
+        listener.close()
         shutil.rmtree(judge)
     attempts = json.loads((checkpoint(tmp_path) / "attempts.json").read_text())
     for target in targets:
@@ -89,10 +100,11 @@ def test_the_view_is_a_whitelist(run, tmp_path: Path, tiny_track: Path):
     assert attempts["list /proc/1/root"]["ok"] is False  # the sandbox's init is root's
     assert not {"home", "mnt", "opt", "srv", "boot"} & set(attempts["list /"]["value"])
     assert max(attempts["pids"]) < 20  # its own PID namespace: no other process in view
-    assert attempts["network"]["ok"] is False
+    assert attempts["network"] == {"ok": False, "error": "ConnectionRefusedError"}  # own lo
+    assert attempts["interfaces"]["value"] == ["lo"]
 
 
-@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+@needs.on("root")  # only a root runner gives each run its own user
 def test_no_state_is_kept_between_runs_in_world_writable_places(run, tmp_path: Path):
     first = run("keeps_state")
     state = json.loads((checkpoint(tmp_path) / "state.json").read_text())
@@ -107,7 +119,7 @@ def test_no_state_is_kept_between_runs_in_world_writable_places(run, tmp_path: P
 
 
 @pytest.mark.slow  # ~9 s: a second run in another interpreter
-@pytest.mark.skipif(not ROOT, reason="only a root runner gives each run its own user")
+@needs.on("root")  # only a root runner gives each run its own user
 def test_two_runs_at_once_cannot_see_signal_or_write_each_other(
     run, tmp_path: Path, tiny_track: Path, sets
 ):
@@ -131,7 +143,7 @@ def test_two_runs_at_once_cannot_see_signal_or_write_each_other(
     assert json.loads(output.splitlines()[-1])["status"] == "ok"
 
 
-@pytest.mark.skipif(not ROOT, reason="the checkpoint is frozen by a root runner")
+@needs.on("root")  # the checkpoint is frozen by a root runner
 def test_a_checkpoint_written_after_the_run_is_not_what_is_judged(run, tmp_path: Path, tiny_track):
     record = run("writes_after_validation")
     time.sleep(2.0)  # past the moment the daemon would have written its NaNs

@@ -131,7 +131,7 @@ def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path, tiny_tra
 @pytest.mark.parametrize(
     ("address", "endpoint"),
     [
-        ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+        ("127.0.0.5:6379", ("127.0.0.5", 6379)),
         ("ray://head.example:10001", ("head.example", 10001)),
         ("[::1]:6379", ("::1", 6379)),
         ("auto", None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-import pytest
+import needs
 
 from scorer.sandbox import bwrap
 from scorer.sandbox.seccomp import DENIED, compile_filter, filter_fd
@@ -61,7 +61,7 @@ def test_the_etc_files_name_only_root_and_the_run_user():
     assert len(files["/etc/passwd"].splitlines()) == 2 and "lume" in files["/etc/group"]
 
 
-@pytest.mark.skipif(bwrap.find_bwrap() is None, reason="needs bubblewrap (CI installs it)")
+@needs.on("bwrap")
 def test_the_seccomp_program_denies_the_listed_calls_under_bwrap():
     program, how = compile_filter()
     assert program is not None and len(program) % 8 == 0, how  # classic BPF: 8-byte steps
@@ -82,7 +82,7 @@ def test_the_seccomp_program_denies_the_listed_calls_under_bwrap():
     assert {"ptrace", "mount", "unshare", "keyctl", "bpf", "perf_event_open"} <= set(DENIED)
 
 
-@pytest.mark.skipif(bwrap.find_bwrap() is None, reason="needs bubblewrap (CI installs it)")
+@needs.on("bwrap")
 def test_a_package_under_tmp_stays_reachable_above_the_private_tmp(tmp_path):
     """A kit installed under /tmp (a clone there, installed editable): its directories
     are bound after the private /tmp is mounted, and their parents are made again above

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import needs
 import pytest
 
 from scorer.errors import LumeError
@@ -50,7 +51,7 @@ def test_the_lock_is_held_across_processes(tmp_path: Path):
     lease_uid(BASE, 1, tmp_path).release()  # a dead holder's lock went with it
 
 
-@pytest.mark.skipif(not ROOT, reason="only root can start a process as another uid")
+@needs.on("root")  # only root can start a process as another uid
 def test_a_uid_still_owning_a_process_is_cleared_before_it_is_handed_out(tmp_path: Path):
     uid = BASE + 5
     stray = subprocess.Popen(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import needs
 import pytest
 
 from scorer.sandbox.isolation import RUN_ID_VARIABLE, become, is_secret, scrubbed_environment
@@ -54,7 +55,7 @@ print(json.dumps(become({"name": "lume", "uid": 2100000999, "gid": 2100000999}))
 """
 
 
-@pytest.mark.skipif(not ROOT, reason="only root can change its user")
+@needs.on("root")  # only root can change its user
 def test_become_leaves_no_group_no_capability_and_says_so():
     result = subprocess.run(
         [sys.executable, "-c", BECOME_PROBE], capture_output=True, text=True, timeout=60

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
+import needs
 
 from paths import SUBMISSIONS
 
@@ -59,11 +59,10 @@ def as_nobody(argv: list[str]) -> list[str]:
             str(closed), inside, *drop]  # fmt: skip
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="sets up a non-root user: needs root")
+@needs.on("root")  # sets up a non-root user: needs root
 def test_a_non_root_runner_isolates_with_a_user_namespace(tiny_track: Path, sets):
-    missing = [tool for tool in ("bwrap", "setpriv", "unshare") if shutil.which(tool) is None]
-    if missing and os.environ.get("CI") != "true":
-        pytest.skip(f"not installed: {', '.join(missing)}")
+    absent = [tool for tool in ("bwrap", "setpriv", "unshare") if shutil.which(tool) is None]
+    needs.that(not absent, f"not installed: {', '.join(absent)}")
     base = Path(tempfile.mkdtemp(prefix="lume-nonroot-"))
     try:
         os.chmod(base, 0o755)

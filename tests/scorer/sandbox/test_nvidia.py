@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+import needs
 import pytest
 
 from scorer.errors import LumeError
@@ -120,9 +121,7 @@ def test_the_view_shows_the_granted_gpus_sys_and_only_their_proc_entries():
     assert "/sys" not in bare and "/proc/driver/nvidia/gpus" not in bare
 
 
-@pytest.mark.skipif(
-    bwrap.find_bwrap() is None and os.environ.get("CI") != "true", reason="no bwrap"
-)
+@needs.on("bwrap")
 def test_masking_a_proc_listing_keeps_only_the_named_entries_under_bwrap():
     """The same mounts on a /proc directory every machine has (/proc/tty): under the
     real bubblewrap only the kept entry is listed, as for the driver's GPU listing."""

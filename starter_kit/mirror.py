@@ -105,8 +105,8 @@ def fetch_mirror(root: Path, mirror: Path, repos: list[Repository]) -> list[Fetc
     made, and files listed in the mirror's manifest must match their sha256."""
     plans = [plan_mirror(mirror, _local_in(mirror, repo)) for repo in repos]
     check_space(root, sum(sum(p.sizes.values()) for _s, p, _e in plans))
-    fetched = []
-    for source, plan, entry in plans:
+    checked = []
+    for source, plan, entry in plans:  # every repository, before anything is copied
         records = file_records(source, plan.sizes)
         if entry is not None:
             for record in records:
@@ -115,6 +115,9 @@ def fetch_mirror(root: Path, mirror: Path, repos: list[Repository]) -> list[Fetc
                         f"mirror {mirror}: {plan.repository.label}/{record.path} does not "
                         "match the mirror's manifest (sha256)"
                     )
+        checked.append((source, plan, records))
+    fetched = []
+    for source, plan, records in checked:
         target = root / plan.repository.local
         for path in plan.sizes:
             destination = target / path

@@ -285,6 +285,48 @@ def test_a_mirror_missing_a_file_is_refused_before_anything_is_copied(
     assert not root.exists()
 
 
+def _flip_one_byte(path: Path) -> None:
+    """A corruption that keeps the file's size: only its sha256 can tell."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    before = path.stat().st_size
+    path.write_bytes(bytes(data))
+    assert path.stat().st_size == before
+
+
+def test_verify_finds_a_same_size_corruption_by_its_sha256(tiny_track: Path, tmp_path: Path):
+    root = tmp_path / "root"
+    assert _lume("download", "--track", "1B", "--root", str(root), "--mirror", str(tiny_track))
+    assert layout.verify(root)[1] == []
+    result = _lume("download", "--verify", "--root", str(root))
+    assert result.exit_code == 0, result.output
+    _flip_one_byte(resolve(TRACK, root).model / "model.safetensors")
+    assert [vars(p) for p in layout.verify(root)[1]] == [
+        {"local": TRACK.model.local, "path": "model.safetensors", "what": "sha256"}
+    ]
+    result = _lume("download", "--verify", "--root", str(root))
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"{TRACK.model.local}/model.safetensors: sha256" in output
+    assert "1 of 19 files differ" in output
+
+
+def test_a_mirror_file_that_differs_from_its_manifest_is_refused_before_any_copy(
+    tiny_track: Path, tmp_path: Path
+):
+    mirror = tmp_path / "mirror"  # a download root: its manifest holds every file's sha256
+    assert _lume("download", "--track", "1B", "--root", str(mirror), "--mirror", str(tiny_track))
+    corrupt = resolve(TRACK, mirror).data / "data" / "forget_train-00000-of-00001.parquet"
+    _flip_one_byte(corrupt)  # the second repository: the model's copy would come first
+    root = tmp_path / "root"
+    result = _lume("download", "--track", "1B", "--root", str(root), "--mirror", str(mirror))
+    assert result.exit_code == 2
+    line = " ".join(result.output.split())
+    assert f"{DATA_ID}/data/forget_train-00000-of-00001.parquet does not match" in line
+    assert "the mirror's manifest (sha256)" in line
+    assert not root.exists()  # nothing copied, not even the repositories checked before it
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [

@@ -209,3 +209,20 @@ def executable_name(pid: int) -> str | None:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
     except OSError:
         return None
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> tuple[int, float, float] | None:
+    """(start time in ticks, user seconds, system seconds) of one process, all its threads
+    together (``/proc/PID/stat``); None when it is gone. The start time tells a reused pid
+    from the process that held it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        fields = data[data.rfind(b")") + 2 :].split()
+        user, system, start = int(fields[11]), int(fields[12]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+    return start, user / CLOCK_TICKS, system / CLOCK_TICKS

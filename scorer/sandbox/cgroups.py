@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-V1_CONTROLLERS = ("memory", "pids", "freezer")
+V1_CONTROLLERS = ("memory", "pids", "freezer", "cpuacct")
 
 
 def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
@@ -120,7 +120,12 @@ class RunCgroups:
     def _v2_has(self, controller: str) -> bool:
         if self.unified is None:
             return False
-        key = {"memory": "memory.max", "pids": "pids.max", "freezer": "cgroup.freeze"}[controller]
+        key = {
+            "memory": "memory.max",
+            "pids": "pids.max",
+            "freezer": "cgroup.freeze",
+            "cpuacct": "cpu.stat",
+        }[controller]
         return (self.unified / key).exists()
 
     def _write_limit(self, controller: str, v2_file: str, v1_file: str, value: int) -> None:
@@ -224,6 +229,23 @@ class RunCgroups:
             return _read_int(self.unified / "memory.peak")
         if "memory" in self.v1:
             return _read_int(self.v1["memory"] / "memory.max_usage_in_bytes")
+        return None
+
+    def cpu_seconds(self) -> tuple[float, float] | None:
+        """(user, system) CPU seconds of every process that ran in the groups (cgroup v2
+        ``cpu.stat``, present in every v2 group; else v1 ``cpuacct``); None without."""
+        if self.unified is not None:
+            user = _read_keyed(self.unified / "cpu.stat", "user_usec")
+            system = _read_keyed(self.unified / "cpu.stat", "system_usec")
+            if user is not None and system is not None:
+                return user / 1e6, system / 1e6
+        if "cpuacct" in self.v1:
+            total = _read_int(self.v1["cpuacct"] / "cpuacct.usage")
+            user = _read_keyed(self.v1["cpuacct"] / "cpuacct.stat", "user")
+            system = _read_keyed(self.v1["cpuacct"] / "cpuacct.stat", "system")
+            if total is not None and user is not None and system is not None:
+                share = user / (user + system) if user + system else 1.0
+                return total / 1e9 * share, total / 1e9 * (1 - share)
         return None
 
     def oom_kills(self) -> int:

@@ -182,6 +182,7 @@ def build_record(
         "cpu_seconds": supervision["cpu_seconds"],
         "cpu_user_seconds": supervision["cpu_user_seconds"],
         "cpu_system_seconds": supervision["cpu_system_seconds"],
+        "cpu": supervision.get("cpu"),
         "peak_memory_bytes": peak,
         "memory": {
             **memory,

@@ -30,6 +30,7 @@ from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import linux
 from scorer.sandbox.capped_log import CappedLog
 from scorer.sandbox.cgroups import RunCgroups
+from scorer.sandbox.cpu import CpuSamples, cpu_record
 from scorer.sandbox.facts import judge_namespaces
 from scorer.sandbox.gpu import GpuMonitor
 from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergency_stop
@@ -61,6 +62,7 @@ class Supervisor:
         self._next_rss = 0.0
         self.gpu_over_limit = False
         self.groups: RunCgroups | None = None
+        self.cpu = CpuSamples()
 
     def reap(self) -> bool:
         """Collect every exited child (orphans included); whether children remain."""
@@ -108,6 +110,7 @@ class Supervisor:
         if now >= self._next_rss:
             self._next_rss = now + SCAN_SECONDS
             pids = self.processes.find()
+            self.cpu.sample(pids)
             rss = procfs.total_rss_bytes(pids) + self._tmpfs_bytes(pids)
             self.peak_rss = max(self.peak_rss, rss)
             self.gpu.poll(pids, SCAN_SECONDS)
@@ -220,11 +223,15 @@ class Supervisor:
                 else:
                     phase = "done"
             if phase == "terminating":
+                if now >= self._next_rss:  # deaf to SIGTERM, still spending CPU
+                    self._next_rss = now + SCAN_SECONDS
+                    self.cpu.sample(self.processes.find())
                 if self.processes.empty():
                     phase = "done"
                 elif now >= phase_until:
                     phase, give_up = "killing", now + KILL_GIVE_UP_SECONDS
             if phase == "killing":
+                self.cpu.sample(self.processes.find(scan_marks=True))  # their last reading
                 survivors = self.processes.kill_everything(clock + give_up)
                 phase = "done"
             if phase == "done":
@@ -245,6 +252,7 @@ class Supervisor:
         """The supervision's record for the runner; ``ended_at`` and ``limit`` are seconds
         since the start (monotonic clock)."""
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = cpu_record(self.groups.cpu_seconds() if in_cgroup else None, self.cpu)
         wall = ended_at
         peak_cgroup = self.groups.peak_memory_bytes()
         oom_kills = self.groups.oom_kills()
@@ -259,9 +267,10 @@ class Supervisor:
             "returned_after_seconds": self.main_end,
             "wall_seconds": wall,
             "seconds_after_deadline": ended_at - limit if ended_by == "timeout" else None,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            "cpu_user_seconds": usage.ru_utime,
-            "cpu_system_seconds": usage.ru_stime,
+            "cpu_seconds": cpu["seconds"],
+            "cpu_user_seconds": cpu["user_seconds"],
+            "cpu_system_seconds": cpu["system_seconds"],
+            "cpu": cpu,
             "memory": {
                 "limit_bytes": self.memory_limit,
                 "enforced_by": (

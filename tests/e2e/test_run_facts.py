@@ -133,3 +133,27 @@ def test_no_new_namespace_by_any_path_inside_the_sandbox(run, tmp_path: Path):
         "userfaultfd": errno.EPERM,
         "fork": 3,
     }
+
+
+def _spinner_floor(out: Path) -> float:
+    """The spinner's last word on its own CPU time (it prints it every 0.1 s of CPU)."""
+    lines = (out / "submission.log").read_text().split("spinner cpu ")
+    return float(lines[-1].split()[0])
+
+
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "no-cgroup"])
+def test_a_killed_orphans_cpu_is_counted(run, tmp_path: Path, cgroups: bool):
+    """A spinner in its own session, deaf to SIGTERM, killed at the deadline: nobody waits
+    for it, yet its CPU is in run.json (the cgroup's count, or the supervisor's samples).
+    Compared with what the spinner itself said, so the machine's load does not matter."""
+    record = run("spins_deaf", time_limit=4, grace=1.0, cgroups=cgroups)
+    assert record["status"] == "timeout"
+    floor = _spinner_floor(tmp_path / "out")
+    assert floor > 0.5  # it really spun before it was killed
+    assert floor <= record["cpu_seconds"] <= floor * 1.2 + 1.5  # + the child's start-up
+    cpu = record["cpu"]
+    if cgroups:
+        assert cpu["measured_by"].startswith("the run's cgroup")
+    else:  # the samples, or the rusage where the subreaper happened to reap the spinner
+        assert cpu["measured_by"].endswith("(no cgroup)") and cpu["cgroup_seconds"] is None
+    assert cpu["processes_sampled"] >= 2 and cpu["sampled_seconds"] >= floor - 0.5

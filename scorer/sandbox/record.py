@@ -17,7 +17,7 @@ from scorer import __version__
 from scorer.checkpoint.report import ValidationReport
 from scorer.contract import UNLEARN_ARGUMENTS
 from scorer.data.files import write_bytes_atomic
-from scorer.sandbox.facts import MAX_LISTED, UNKNOWN, bounded, checked_isolation
+from scorer.sandbox.facts import UNKNOWN, bounded, checked_isolation
 from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
 from scorer.sandbox.protocol import EVENT_ISOLATION
@@ -26,6 +26,8 @@ from scorer.sandbox.verdict import Verdict
 
 LOG_TAIL_CHARS = 4000
 MAX_EVENTS_RECORDED = 20
+MAX_EVENT_BYTES = 2000  # a longer event (the submission can write on the pipe) is cut
+MAX_RECORD_BYTES = 1 << 20  # run.json stays under 1 MB whatever the submission does
 
 
 def log_tail(path: Path) -> str:
@@ -137,7 +139,7 @@ def isolation_record(
             if plan.get("mode") == "bwrap"
             else "only CUDA_VISIBLE_DEVICES limits the devices",
         },
-        "environment": sorted(supervision.get("environment_names", []))[:MAX_LISTED],
+        "environment": sorted(supervision.get("environment_names", [])),  # the organizer's
         "notes": notes,
     }
 
@@ -190,7 +192,7 @@ def build_record(
         },
         "gpu": supervision["gpu"] if options.gpus else None,
         "processes_signalled": supervision["processes_signalled"],
-        "survivors": supervision["survivors"],
+        "survivors": bounded(supervision["survivors"]),
         "isolation": isolation_record(supervision, user, options, plan),
         "validation": report.to_json(),
         "scores": None,
@@ -200,9 +202,7 @@ def build_record(
             "truncated": supervision["log_truncated"],
             "tail": log_tail(options.out / "submission.log"),
         },
-        "events": [e for e in supervision["events"] if e.get("event") != EVENT_ISOLATION][
-            :MAX_EVENTS_RECORDED
-        ],
+        "events": bounded_events(supervision["events"]),
         "unlearn_arguments": list(UNLEARN_ARGUMENTS),
     }
 
@@ -222,6 +222,33 @@ def runner_record(
     }
 
 
+def bounded_events(events: list[dict]) -> dict:
+    """The status events (the isolation report apart): the first ``MAX_EVENTS_RECORDED``,
+    each cut to its event name and time when its JSON passes ``MAX_EVENT_BYTES``."""
+    kept = [e for e in events if e.get("event") != EVENT_ISOLATION]
+    shown = []
+    for event in kept[:MAX_EVENTS_RECORDED]:
+        size = len(json.dumps(event, default=str))
+        if size > MAX_EVENT_BYTES:
+            event = {"event": str(event.get("event"))[:100], "at": event.get("at"), "cut": size}
+        shown.append(event)
+    return {"first": shown, "more": max(0, len(kept) - MAX_EVENTS_RECORDED)}
+
+
+def record_bytes(record: dict) -> bytes:
+    """run.json's bytes; a record past ``MAX_RECORD_BYTES`` (no list in it is unbounded,
+    so only a bug gets here) keeps its verdict, usage and scores and says what was cut."""
+    data = (json.dumps(record, indent=2) + "\n").encode("utf-8")
+    if len(data) <= MAX_RECORD_BYTES:
+        return data
+    kept = ("submission", "submission_sha256", "track", "status", "reason", "scored",
+            "exit_code", "ended_by", "wall_seconds", "cpu_seconds", "peak_memory_bytes",
+            "checkpoint_sha256", "scores", "run_id")  # fmt: skip
+    cut = {k: record[k] for k in kept if k in record}
+    cut["cut"] = f"run.json was {len(data)} bytes, over {MAX_RECORD_BYTES}: only these kept"
+    return (json.dumps(cut, indent=2) + "\n").encode("utf-8")
+
+
 def write_record(path: Path, record: dict) -> None:
     """Write run.json atomically: a reader sees the whole record or none."""
-    write_bytes_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    write_bytes_atomic(path, record_bytes(record))

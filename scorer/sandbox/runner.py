@@ -37,6 +37,7 @@ from scorer.checkpoint.report import ValidationReport, Violation
 from scorer.checkpoint.scan import DEFAULT_SCORING_DTYPES
 from scorer.contract import DEADLINE_VARIABLE
 from scorer.sandbox import bwrap
+from scorer.sandbox.facts import bounded
 from scorer.sandbox.freeze import FreezeLimits, Frozen, freeze, verify
 from scorer.sandbox.identity import Lease, end_processes_of, lease_uid
 from scorer.sandbox.isolation import RunUser, scrubbed_environment
@@ -362,7 +363,7 @@ def _run(
         verdict = decide(supervision, report.ok, options.on_timeout, why)
         record = build_record(options, supervision, user, work, report, verdict, plan)
         record["validation"]["process"] = process
-        record["removed_leftovers"] = frozen.removed
+        record["removed_leftovers"] = bounded(frozen.removed)
         record["checkpoint_sha256"] = frozen.sha256
         record["run_id"] = run_id
     finally:

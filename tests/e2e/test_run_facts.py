@@ -157,3 +157,16 @@ def test_a_killed_orphans_cpu_is_counted(run, tmp_path: Path, cgroups: bool):
     else:  # the samples, or the rusage where the subreaper happened to reap the spinner
         assert cpu["measured_by"].endswith("(no cgroup)") and cpu["cgroup_seconds"] is None
     assert cpu["processes_sampled"] >= 2 and cpu["sampled_seconds"] >= floor - 0.5
+
+
+def test_run_json_stays_bounded_whatever_the_submission_leaves(run, tmp_path: Path):
+    """40,000 leftovers and 6 MB of status events: run.json keeps the first of each list
+    with a count of the rest, and stays under 1 MB."""
+    record = run("floods_record", time_limit=60)
+    assert record["status"] == "ok"
+    removed = record["removed_leftovers"]
+    assert removed["more"] == 40_000 - len(removed["first"]) and len(removed["first"]) == 64
+    assert removed["first"][0] == ".leftover-00000"
+    events = record["events"]
+    assert events["more"] > 0 and all(len(json.dumps(e)) <= 2000 for e in events["first"])
+    assert (tmp_path / "out" / "run.json").stat().st_size < 1 << 20

@@ -75,7 +75,7 @@ def test_checkpoint_saved_before_a_stuck_second_save_is_found_and_scored(
 ):
     record = run("killed_mid_save", time_limit=3.0, grace=0.5)
     assert record["status"] == "timeout"
-    assert record["removed_leftovers"] == [".staging-second"]
+    assert record["removed_leftovers"] == {"first": [".staging-second"], "more": 0}
     assert record["validation"]["ok"] is True
     assert record["scored"] is True  # the official rule: score what is there at the kill
     assert not (checkpoint(tmp_path) / ".staging-second").exists()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from scorer.sandbox.facts import NAMESPACES, namespaces_of, read_facts
 from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
-from scorer.sandbox.record import LOG_TAIL_CHARS, isolation_record, log_tail, memory_coverage
+from scorer.sandbox.record import (
+    LOG_TAIL_CHARS,
+    bounded_events,
+    isolation_record,
+    log_tail,
+    memory_coverage,
+    record_bytes,
+)
 
 ROOT = os.geteuid() == 0
 
@@ -127,3 +135,27 @@ def test_run_json_says_what_the_memory_measures_count_and_what_they_miss():
     options = RunOptions(Path("s.py"), Path("m"), Path("o"), 10)
     none = isolation_record(_supervision([]), None, options, {**PLAN, "mode": "none"})
     assert any(n.startswith("--isolation none: no private tmpfs") for n in none["notes"])
+
+
+def test_a_record_past_one_megabyte_keeps_its_verdict_and_says_it_was_cut():
+    big = {
+        "status": "ok",
+        "reason": None,
+        "scores": {"final_score": 0.5},
+        "x": ["y" * 100] * 20_000,
+    }
+    data = json.loads(record_bytes(big))
+    assert data["status"] == "ok" and data["scores"] == {"final_score": 0.5} and "x" not in data
+    assert data["cut"].startswith("run.json was ") and data["cut"].endswith("only these kept")
+    small = {"status": "ok", "x": [1, 2]}
+    assert json.loads(record_bytes(small)) == small
+
+
+def test_events_are_bounded_in_number_and_size():
+    events = [{"event": "isolation", "big": "z" * 5000}] + [
+        {"event": "noise", "x": "y" * (3000 if n % 2 else 10)} for n in range(30)
+    ]
+    shown = bounded_events(events)
+    assert shown["more"] == 10 and len(shown["first"]) == 20
+    assert shown["first"][0] == {"event": "noise", "x": "y" * 10}
+    assert shown["first"][1] == {"event": "noise", "at": None, "cut": len(json.dumps(events[2]))}

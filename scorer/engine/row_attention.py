@@ -85,16 +85,27 @@ def attention_by_row(
 AttentionInterface.register(ROW_ATTENTION, attention_by_row)
 
 
+def attention_implementation(model: torch.nn.Module) -> str | None:
+    """The attention implementation the model runs now. transformers has a public setter
+    (``set_attn_implementation``) but no public getter: this is the one place that reads
+    its private ``config._attn_implementation`` (a test fails loudly if it moves)."""
+    return model.config._attn_implementation
+
+
 @contextmanager
 def by_row(model: torch.nn.Module) -> Iterator[None]:
-    """The model's attention runs by row inside the block (its own implementation after)."""
-    config = model.config
-    before = config._attn_implementation
-    config._attn_implementation = ROW_ATTENTION
+    """The model's attention runs by row inside the block (its own implementation after),
+    switched through transformers' public ``set_attn_implementation``. Raises
+    ``ValueError`` for a model that cannot switch (transformers only warns), so the
+    self-check fails instead of attending the padding."""
+    before = attention_implementation(model)
+    model.set_attn_implementation(ROW_ATTENTION)
     try:
+        if attention_implementation(model) != ROW_ATTENTION:
+            raise ValueError(f"{type(model).__name__} cannot switch its attention implementation")
         yield
     finally:
-        config._attn_implementation = before
+        model.set_attn_implementation(before)
 
 
 def _next_logits(lm: LoadedModel, ids, cache, **inputs) -> torch.Tensor:

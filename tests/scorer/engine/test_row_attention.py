@@ -18,6 +18,8 @@ from scorer.engine.generation import generate_and_score
 from scorer.engine.model import LoadedModel, load_model
 from scorer.engine.reference import ReferenceEngine, greedy_config
 from scorer.engine.row_attention import (
+    ROW_ATTENTION,
+    attention_implementation,
     generation_layout,
     length_groups,
     plain_causal,
@@ -144,4 +146,28 @@ def test_a_model_whose_attention_fails_by_row_falls_back(
         raise RuntimeError("The size of tensor a (5) must match the size of tensor b (3)")
 
     monkeypatch.setattr(row_attention, "sdpa_attention_forward", refuses)
+    assert generation_layout(bf16) == "equal prompt length"
+
+
+def test_the_attention_switch_reads_transformers_private_attribute_where_it_still_is(
+    bf16: LoadedModel,
+):
+    """transformers sets attention publicly (``set_attn_implementation``) but has no public
+    getter: the engine reads ``config._attn_implementation``. If a transformers release
+    moves it, this fails loudly here, not as attention that silently attends padding."""
+    config = bf16.model.config
+    assert attention_implementation(bf16.model) == config._attn_implementation == "sdpa"
+    with row_attention.by_row(bf16.model):
+        assert attention_implementation(bf16.model) == config._attn_implementation == ROW_ATTENTION
+    assert attention_implementation(bf16.model) == "sdpa"
+
+
+def test_a_model_that_cannot_switch_its_attention_is_never_attended_by_row(
+    bf16: LoadedModel, monkeypatch: pytest.MonkeyPatch
+):
+    """transformers only warns when a model class cannot switch its attention: by_row
+    refuses then, and generation falls back to batches of equal prompt length."""
+    monkeypatch.setattr(bf16.model, "set_attn_implementation", lambda name: None)
+    with pytest.raises(ValueError, match="cannot switch"), row_attention.by_row(bf16.model):
+        pass
     assert generation_layout(bf16) == "equal prompt length"

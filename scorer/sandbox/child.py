@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import json
 import os
+import resource
 import sys
 import traceback
 
@@ -101,6 +102,8 @@ def main(argv: list[str]) -> None:
 
     try:
         set_no_new_privs()  # bwrap has set it already; without bwrap, here
+        if spec.get("nproc"):  # the run's own uid: its processes and threads, nobody else's
+            resource.setrlimit(resource.RLIMIT_NPROC, (spec["nproc"], spec["nproc"]))
         report = become(spec.get("user"))
     except OSError as err:
         status.send(EVENT_ERROR, phase="isolation", error=_one_line(err))

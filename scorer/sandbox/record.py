@@ -60,8 +60,26 @@ def memory_coverage(mode: str, memory_cgroup: bool) -> dict[str, list[str]]:
             "tmpfs) and not mapped: no private tmpfs without bubblewrap, no memory cgroup"
         )
     if not memory_cgroup:
+        counted.append(
+            "memory held without a resident page: memfd, POSIX and SysV shared memory, "
+            "shared anonymous mappings, each object once at its allocated size"
+        )
         missed.append("page cache and kernel memory (no memory cgroup)")
     return {"counted": counted, "not_counted": missed}
+
+
+def process_limit(options: RunOptions, supervision: dict, user: RunUser | None) -> dict:
+    """The process limit and what enforced it, read back: the cgroup's ``pids.max`` and the
+    child's ``RLIMIT_NPROC`` (which counts the run alone only on a uid of its own)."""
+    asked = options.pids_max
+    by = []
+    if asked is not None and supervision["cgroups"].get("limits", {}).get("pids") == asked:
+        by.append("cgroup pids.max")
+    reports = [e for e in supervision.get("events", []) if e.get("event") == EVENT_ISOLATION]
+    nproc = (reports[0].get("rlimits") or {}).get("NPROC") if reports else None
+    if asked is not None and user is not None and nproc and nproc[0] == asked:
+        by.append("RLIMIT_NPROC on the run's own uid")
+    return {"limit": asked, "enforced_by": by or None}
 
 
 def isolation_record(
@@ -165,6 +183,7 @@ def build_record(
         memory["peak_cgroup_bytes"] or 0,
         memory["peak_rss_sum_bytes"],
         memory["max_rss_one_process_bytes"],
+        memory.get("peak_held_bytes") or 0,
     )
     return {
         "submission": options.submission.name,
@@ -190,6 +209,7 @@ def build_record(
             **memory,
             **memory_coverage(plan.get("mode", "none"), bool(supervision["cgroups"].get("memory"))),
         },
+        "processes": process_limit(options, supervision, user),
         "gpu": supervision["gpu"] if options.gpus else None,
         "processes_signalled": supervision["processes_signalled"],
         "survivors": bounded(supervision["survivors"]),

@@ -185,6 +185,7 @@ def supervisor_spec(
         "cwd": str(work.cwd),
         "child": {
             "user": {"name": user.name, "uid": user.uid, "gid": user.gid} if user else None,
+            "nproc": options.pids_max if user else None,  # only a uid of its own counts the run
             **{k: paths[k] for k in ("cwd", "submission", "model", "output", "forget", "retain")},
         },
         "log_path": str(options.out / "submission.log"),
@@ -197,6 +198,7 @@ def supervisor_spec(
             int(options.gpu_memory_limit_gb * GB) if options.gpu_memory_limit_gb else None
         ),
         "pids_max": options.pids_max,
+        "private_tmpfs": options.isolation == "bwrap",
         "use_cgroups": options.cgroups,
         "cgroup_name": f"lume-{run_id}",
         "gpus": list(options.gpus),

@@ -33,6 +33,7 @@ from scorer.sandbox.cgroups import RunCgroups
 from scorer.sandbox.cpu import CpuSamples, cpu_record
 from scorer.sandbox.facts import judge_namespaces
 from scorer.sandbox.gpu import GpuMonitor
+from scorer.sandbox.memory import held_memory
 from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergency_stop
 from scorer.sandbox.protocol import decode_events
 
@@ -41,7 +42,11 @@ SCAN_SECONDS = 0.25
 MAX_EVENTS = 200
 SECCOMP_FD_PLACEHOLDER = "{seccomp_fd}"  # in the argv: the descriptor of the seccomp program
 TMPFS_PATHS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
-EXIT_STATUS_WAIT_SECONDS = 5.0  # after the tree is gone, how long the main status may lag
+EXIT_STATUS_WAIT_SECONDS = 5.0
+POLLED_MEMORY = (
+    "polled every 0.25 s: the larger of the summed resident sets and what the processes "
+    "hold (proportional sets, every shared-memory object once), plus the private tmpfs"
+)  # after the tree is gone, how long the main status may lag
 
 
 class Supervisor:
@@ -57,6 +62,7 @@ class Supervisor:
         self.main_end: float | None = None  # seconds since the start
         self.clock = time.monotonic()
         self.peak_rss = 0
+        self.peak_held = 0
         self.peak_tmpfs = 0
         self._status_pending = b""
         self._next_rss = 0.0
@@ -111,10 +117,17 @@ class Supervisor:
             self._next_rss = now + SCAN_SECONDS
             pids = self.processes.find()
             self.cpu.sample(pids)
-            rss = procfs.total_rss_bytes(pids) + self._tmpfs_bytes(pids)
+            tmpfs = self._tmpfs_bytes(pids)
+            rss = procfs.total_rss_bytes(pids) + tmpfs
             self.peak_rss = max(self.peak_rss, rss)
+            held = 0
+            if not self.groups.has_memory:  # no kernel count: what the processes hold
+                apart = TMPFS_PATHS if self.spec.get("private_tmpfs") else ()
+                held = held_memory(pids, apart).total + tmpfs
+                self.peak_held = max(self.peak_held, held)
             self.gpu.poll(pids, SCAN_SECONDS)
-            if self.memory_limit and not self.groups.has_memory and rss > self.memory_limit:
+            over = self.memory_limit and max(rss, held) > self.memory_limit
+            if over and not self.groups.has_memory:
                 return True
             gpu_limit = self.spec.get("gpu_memory_limit")
             if gpu_limit and self.gpu.active and self.gpu.peak_bytes() > gpu_limit:
@@ -276,10 +289,11 @@ class Supervisor:
                 "enforced_by": (
                     "kernel cgroup limit"
                     if self.groups.has_memory
-                    else ("polled RSS + private tmpfs sum" if self.memory_limit else None)
+                    else (POLLED_MEMORY if self.memory_limit else None)
                 ),
                 "peak_cgroup_bytes": peak_cgroup,
                 "peak_rss_sum_bytes": self.peak_rss,
+                "peak_held_bytes": None if self.groups.has_memory else self.peak_held,
                 "peak_private_tmpfs_bytes": self.peak_tmpfs,
                 "max_rss_one_process_bytes": usage.ru_maxrss * 1024,
                 "oom_kills": oom_kills,

@@ -200,6 +200,9 @@ def describe(work: Path, names: list[str], equivalent: list[dict]) -> list[Mutan
 def run_mutmut(work: Path, workers: int, names: list[str], verbose: bool) -> int:
     """mutmut's own run in the copy; its progress goes to ``mutants/ROOM/mutmut.log``."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # mutmut forks each mutant's test run from a process that has imported torch: a
+    # multi-threaded OpenMP pool does not survive a fork (every mutant would time out).
+    env |= {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(workers)]
     log = work / "mutmut.log"
     with log.open("w") as out:
@@ -241,14 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     survivors = [m for m in described if m.status != "equivalent"]
     killed = len(found) - len(described)
     share = 100.0 * killed / max(1, len(found) - len(equivalent))
-    print(f"\nroom {args.room}: {len(found)} mutants, {killed} killed, ", end="")
+    timeouts = sum(status == "timeout" for status in found.values())
+    print(f"\nroom {args.room}: {len(found)} mutants, {killed} killed ", end="")
+    print(f"({timeouts} by a timeout), ", end="")
     print(f"{len(equivalent)} equivalent, {len(survivors)} survived; ", end="")
     print(f"killed share {share:.1f}% in {seconds:.0f} s")
     for mutant in survivors:
         change = f"{mutant.removed!r} -> {mutant.added!r}"
         print(f"  {mutant.file}:{mutant.line}  {mutant.status}  {change}  ({mutant.name})")
     if args.json:
-        counts = {"room": args.room, "mutants": len(found), "killed": killed}
+        counts = {"room": args.room, "mutants": len(found), "killed": killed, "timeouts": timeouts}
         counts |= {"equivalent": len(equivalent), "survived": len(survivors)}
         counts |= {"share": round(share, 1), "seconds": round(seconds)}
         counts["survivors"] = [vars(m) for m in survivors]

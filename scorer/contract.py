@@ -20,6 +20,9 @@ UNLEARN_ARGUMENTS = (
     "path_to_forget_set",
     "path_to_retain_set",
 )
+# How a run of a submission ends (run.json's status): the judge's verdict, in one place.
+RUN_STATUSES = ("ok", "timeout", "failed", "oom", "invalid", "judge-error")
+SCORED_STATUSES = ("ok", "timeout")  # a timed-out run's last checkpoint is still scored
 DEADLINE_VARIABLE = "LUME_DEADLINE"  # unix time (seconds) by which a checkpoint must exist
 SPLIT_FILE_SUFFIXES = (".parquet", ".jsonl")  # as handed over; parquet is read first
 

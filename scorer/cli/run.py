@@ -46,6 +46,14 @@ def run_command(
         float | None,
         typer.Option("--gpu-memory-limit", help="GB per GPU (enforced through NVML)."),
     ] = None,
+    disk_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--disk-limit",
+            help="GB the run may write in its output, HOME and working directory (polled, "
+            "and no file larger; default: the track's).",
+        ),
+    ] = None,
     on_timeout: Annotated[
         str,
         typer.Option(
@@ -62,8 +70,8 @@ def run_command(
         typer.Option(
             "--track",
             help=track_help(
-                "fills --model, --forget, --retain, --time-limit, --gpus (and the --evaluate "
-                "data) from --root."
+                "fills --model, --forget, --retain, --time-limit, --disk-limit, --gpus (and "
+                "the --evaluate data) from --root."
             ),
         ),
     ] = None,
@@ -138,6 +146,7 @@ def run_command(
         choices,
         memory_limit_gb=memory_limit,
         gpu_memory_limit_gb=gpu_memory_limit,
+        disk_limit_gb=disk_limit,
         on_timeout=on_timeout,
         grace=grace,
         isolation=isolation,

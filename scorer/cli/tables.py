@@ -172,7 +172,8 @@ def run_table(record: dict) -> Table:
     table.add_row(
         "wall / limit", f"{record['wall_seconds']:.1f} s / {record['time_limit_seconds']:g} s"
     )
-    table.add_row("CPU time", f"{record['cpu_seconds']:.1f} s")
+    cpu = record["cpu_seconds"]
+    table.add_row("CPU time", "unknown" if cpu is None else f"{cpu:.1f} s")
     table.add_row("peak memory", _gb(record["peak_memory_bytes"]))
     gpu = record.get("gpu")
     if gpu:
@@ -183,17 +184,18 @@ def run_table(record: dict) -> Table:
             + (f"{busy:.1f} busy GPU-s" if busy is not None else f"not measured: {gpu['why_not']}"),
         )
     isolation = record["isolation"]
-    network = isolation.get("network") or {}
-    seccomp = isolation.get("seccomp") or {}
+    cut = (isolation.get("network") or {}).get("cut")
+    seccomp = (isolation.get("seccomp") or {}).get("mode", "unknown")
     table.add_row(
-        "isolation",
+        "isolation (read back)",
         f"{isolation.get('mode', '?')}, uid {isolation.get('run_uid', '?')}, network "
-        + ("cut" if network.get("cut") else f"open ({network.get('why')})")
-        + ", seccomp "
-        + ("yes" if seccomp.get("installed") else "no")
-        + ", cgroup "
+        + {True: "cut", False: "open"}.get(cut, "unknown")
+        + f", seccomp {seccomp}, cgroup "
         + ("yes" if isolation.get("child_in_cgroup") else "no"),
     )
+    lost = isolation.get("lost") or []
+    if lost:
+        table.add_row("isolation lost", "; ".join(lost))
     validation = record["validation"]
     violations = validation["violations"]
     if validation["ok"]:

@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scorer.contract import RUN_STATUSES, SCORED_STATUSES
 from scorer.data.reading import is_finite_number
 from scorer.errors import LumeError
 from scorer.official.score import final_score
 
-RUN_STATUSES = ("ok", "timeout", "failed", "oom", "invalid")
-SCORED_STATUSES = ("ok", "timeout")  # a timed-out run's last checkpoint is still scored
 NOT_EVALUATED = "not evaluated"  # a run that may be scored, but holds no scores
 HEADLINE_KEYS = ("final_score", "task_aggregate", "mia_score", "mmlu")
 FINAL_SCORE_TOLERANCE = 1e-3  # published rows are rounded to 3 digits

@@ -104,6 +104,8 @@ def main(argv: list[str]) -> None:
         set_no_new_privs()  # bwrap has set it already; without bwrap, here
         if spec.get("nproc"):  # the run's own uid: its processes and threads, nobody else's
             resource.setrlimit(resource.RLIMIT_NPROC, (spec["nproc"], spec["nproc"]))
+        if spec.get("fsize"):  # Python ignores SIGXFSZ: a write past it fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (spec["fsize"], spec["fsize"]))
         report = become(spec.get("user"))
     except OSError as err:
         status.send(EVENT_ERROR, phase="isolation", error=_one_line(err))

@@ -50,6 +50,7 @@ class RunOptions:
     retain_items: tuple = ()
     gpus: tuple[int, ...] = ()
     memory_limit_gb: float | None = None
+    disk_limit_gb: float | None = None  # outputs, HOME and cwd (the private tmpfs is memory)
     gpu_memory_limit_gb: float | None = None
     on_timeout: str = "score"
     grace: float = 3.0
@@ -120,6 +121,7 @@ def build_options(
         mia=chosen.mia,
         mmlu=chosen.mmlu,
         time_limit=time_limit,
+        disk_limit_gb=rest.pop("disk_limit_gb", None),
         gpus=gpus,
     )
     filled = fill(given, track, root)
@@ -159,6 +161,7 @@ def build_options(
         track=track,
         unlearned_fold=unlearned_fold,
         evaluate=_evaluate_options(evaluate, threshold, fold, unlearned_fold),
+        disk_limit_gb=filled.options.disk_limit_gb,
         **rest,
     )
 
@@ -244,6 +247,7 @@ def check_inputs(options: RunOptions) -> None:
         raise LumeError(f"--on-timeout {options.on_timeout}: expected score or discard")
     for name, value in (
         ("--memory-limit", options.memory_limit_gb),
+        ("--disk-limit", options.disk_limit_gb),
         ("--gpu-memory-limit", options.gpu_memory_limit_gb),
     ):
         if value is not None and not value > 0:

@@ -17,6 +17,7 @@ from scorer import __version__
 from scorer.checkpoint.report import ValidationReport
 from scorer.contract import UNLEARN_ARGUMENTS
 from scorer.data.files import write_bytes_atomic
+from scorer.errors import LumeError
 from scorer.sandbox.facts import UNKNOWN, bounded, checked_isolation
 from scorer.sandbox.isolation import RunUser
 from scorer.sandbox.options import RunOptions
@@ -25,6 +26,12 @@ from scorer.sandbox.staging import Work
 from scorer.sandbox.verdict import Verdict
 
 LOG_TAIL_CHARS = 4000
+PEAK_MEASURES = (
+    "peak_cgroup_bytes",
+    "peak_rss_sum_bytes",
+    "max_rss_one_process_bytes",
+    "peak_held_bytes",
+)
 MAX_EVENTS_RECORDED = 20
 MAX_EVENT_BYTES = 2000  # a longer event (the submission can write on the pipe) is cut
 MAX_RECORD_BYTES = 1 << 20  # run.json stays under 1 MB whatever the submission does
@@ -179,12 +186,8 @@ def build_record(
     validation and the log's tail. ``work`` must still exist (the submission is hashed)."""
     status, reason, scored = verdict
     memory = supervision["memory"]
-    peak = max(  # the largest of the measures: each misses something the others see
-        memory["peak_cgroup_bytes"] or 0,
-        memory["peak_rss_sum_bytes"],
-        memory["max_rss_one_process_bytes"],
-        memory.get("peak_held_bytes") or 0,
-    )
+    measures = [memory[k] for k in PEAK_MEASURES if memory.get(k) is not None]
+    peak = max(measures) if measures else None  # the largest: each misses what others see
     return {
         "submission": options.submission.name,
         "submission_sha256": _sha256(work.submission),
@@ -210,6 +213,7 @@ def build_record(
             **memory_coverage(plan.get("mode", "none"), bool(supervision["cgroups"].get("memory"))),
         },
         "processes": process_limit(options, supervision, user),
+        "disk": supervision.get("disk"),
         "gpu": supervision["gpu"] if options.gpus else None,
         "processes_signalled": supervision["processes_signalled"],
         "survivors": bounded(supervision["survivors"]),
@@ -269,6 +273,26 @@ def record_bytes(record: dict) -> bytes:
     return (json.dumps(cut, indent=2) + "\n").encode("utf-8")
 
 
+RESERVE = ".run.json.reserve"
+
+
+def reserve_record_space(out: Path) -> None:
+    """Hold ``MAX_RECORD_BYTES`` of disk for run.json from the start (a file the judge
+    frees just before writing it): a submission or a host that fills the disk cannot
+    leave the run without its record. Raises ``LumeError`` when even that is not there."""
+    try:
+        fd = os.open(out / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, MAX_RECORD_BYTES)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        (out / RESERVE).unlink(missing_ok=True)
+        raise LumeError(f"--out {out}: no room for run.json ({err.strerror})") from None
+
+
 def write_record(path: Path, record: dict) -> None:
-    """Write run.json atomically: a reader sees the whole record or none."""
+    """Write run.json atomically, into the space reserved for it: a reader sees the whole
+    record or none."""
+    (path.parent / RESERVE).unlink(missing_ok=True)
     write_bytes_atomic(path, record_bytes(record))

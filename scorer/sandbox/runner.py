@@ -20,6 +20,7 @@ Whatever the submission did, the run ends with a ``run.json`` and a status.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -36,22 +37,28 @@ from scorer.checkpoint.reference import load_reference
 from scorer.checkpoint.report import ValidationReport, Violation
 from scorer.checkpoint.scan import DEFAULT_SCORING_DTYPES
 from scorer.contract import DEADLINE_VARIABLE
-from scorer.sandbox import bwrap
+from scorer.sandbox import bwrap, disk
 from scorer.sandbox.facts import bounded
 from scorer.sandbox.freeze import FreezeLimits, Frozen, freeze, verify
 from scorer.sandbox.identity import Lease, end_processes_of, lease_uid
 from scorer.sandbox.isolation import RunUser, scrubbed_environment
 from scorer.sandbox.nvidia import Gpu, granted_gpus, visible_devices
 from scorer.sandbox.options import EvaluateOptions, RunOptions, check_inputs, with_absolute_paths
-from scorer.sandbox.record import build_record, runner_record, write_record
+from scorer.sandbox.record import (
+    build_record,
+    reserve_record_space,
+    runner_record,
+    write_record,
+)
 from scorer.sandbox.seccomp import compile_filter
 from scorer.sandbox.staging import SubmissionInputs, Work, remove_tree, stage
-from scorer.sandbox.supervisor import SECCOMP_FD_PLACEHOLDER
+from scorer.sandbox.supervisor import SECCOMP_FD_PLACEHOLDER, failed_result
 from scorer.sandbox.terminal import one_line
 from scorer.sandbox.validator import Validator
-from scorer.sandbox.verdict import decide
+from scorer.sandbox.verdict import Verdict, decide
 
 GB = 10**9
+HOST_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 INSIDE = bwrap.SANDBOX_ROOT  # where the staged files are seen inside the sandbox
 
 
@@ -166,6 +173,11 @@ def asked_isolation(seccomp: bool) -> dict:
     }
 
 
+def disk_limit(options: RunOptions) -> int | None:
+    """``--disk-limit`` in bytes (None: not limited)."""
+    return int(options.disk_limit_gb * GB) if options.disk_limit_gb else None
+
+
 def supervisor_spec(
     options: RunOptions,
     work: Work,
@@ -186,6 +198,7 @@ def supervisor_spec(
         "child": {
             "user": {"name": user.name, "uid": user.uid, "gid": user.gid} if user else None,
             "nproc": options.pids_max if user else None,  # only a uid of its own counts the run
+            "fsize": disk_limit(options),  # no one file past the disk limit
             **{k: paths[k] for k in ("cwd", "submission", "model", "output", "forget", "retain")},
         },
         "log_path": str(options.out / "submission.log"),
@@ -194,6 +207,8 @@ def supervisor_spec(
         "time_limit": options.time_limit,
         "grace": options.grace,
         "memory_limit": int(options.memory_limit_gb * GB) if options.memory_limit_gb else None,
+        "disk_limit": disk_limit(options),
+        "disk_paths": [str(work.output.parent), str(work.home), str(work.cwd)],
         "gpu_memory_limit": (
             int(options.gpu_memory_limit_gb * GB) if options.gpu_memory_limit_gb else None
         ),
@@ -227,38 +242,31 @@ def supervise(spec: dict, spec_path: Path) -> dict:
     return json.loads(result.read_text())
 
 
-def failed_supervision(spec: dict, why: str, started: float) -> dict:
-    """The supervision record of a run whose supervisor itself failed: still a record."""
-    wall = time.time() - started
-    return {
-        "ended_by": "judge-error",
-        "judge_error": why,
-        "exit_code": None,
-        "start": started,
-        "deadline": started + float(spec["time_limit"]),
-        "ended_at": started + wall,
-        "returned_after_seconds": None,
-        "wall_seconds": wall,
-        "seconds_after_deadline": None,
-        "cpu_seconds": 0.0,
-        "cpu_user_seconds": 0.0,
-        "cpu_system_seconds": 0.0,
-        "memory": {
-            "limit_bytes": spec["memory_limit"],
-            "peak_cgroup_bytes": None,
-            "peak_rss_sum_bytes": 0,
-            "max_rss_one_process_bytes": 0,
-        },
-        "gpu": None,
-        "processes_signalled": {},
-        "kill_methods": [],
-        "survivors": [],
-        "child_in_cgroup": False,
-        "cgroups": {"v2": None, "v1": {}, "left_behind": [], "notes": [why]},
-        "events": [],
-        "log_bytes": 0,
-        "log_truncated": False,
-    }
+def _freeze(
+    work: Work, out: Path, options: RunOptions, spec: dict
+) -> tuple[Frozen, Verdict | None]:
+    """The frozen checkpoint, and a verdict where the disk decides it: the run's files past
+    the disk limit at the end (the submission's fault), or the disk giving out while the
+    checkpoint is copied (the submission's fault if its files are past the limit, else the
+    host's: ``judge-error``; the partial copy removed). The run still gets its record."""
+    target = out / "checkpoint"
+    limit = spec.get("disk_limit")
+    used = disk.used_bytes(spec["disk_paths"], limit)
+    over = limit is not None and used > limit
+    try:
+        frozen = freeze(work.output, target, _freeze_limits(options))
+    except OSError as err:
+        remove_tree(target)
+        target.mkdir(mode=0o700)
+        fault = "invalid" if over else "judge-error"
+        reason = f"the judge could not freeze the checkpoint: {one_line(err)}"
+        if over:
+            reason = f"the run's files passed the disk limit ({limit} bytes): {one_line(err)}"
+        return Frozen(target), Verdict(fault, reason, False)
+    if over:
+        reason = f"the run's files passed the disk limit ({limit} bytes) by its end"
+        return frozen, Verdict("invalid", reason, False)
+    return frozen, None
 
 
 def _freeze_limits(options: RunOptions) -> FreezeLimits:
@@ -326,6 +334,7 @@ def _run(
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
+    reserve_record_space(out)  # run.json is written even if the disk fills up
     inputs = SubmissionInputs(
         submission=options.submission,
         model=options.model,
@@ -350,7 +359,7 @@ def _run(
         try:
             supervision = supervise(spec, work.control / "supervisor.json")
         except RuntimeError as err:
-            supervision = failed_supervision(spec, str(err), staged)
+            supervision = failed_result(spec, str(err), staged)
         code = supervision["exit_code"]
         if options.isolation == "bwrap" and code is not None and code > 128:
             supervision["exit_code"] = 128 - code  # bwrap's 128+N: killed by signal N
@@ -358,11 +367,13 @@ def _run(
         supervision["environment_names"] = sorted({*env, *added})  # PWD: bwrap's --chdir
         supervision["uid_processes_left"] = end_processes_of(user.uid) if user else []
         supervised = time.time()
-        frozen = freeze(work.output, out / "checkpoint", _freeze_limits(options))
+        frozen, fault = _freeze(work, out, options, spec)
         report, process = _validate(validator, frozen, options, progress)
         validated = time.time()
         why = report.violations[0].message if report.violations else None
         verdict = decide(supervision, report.ok, options.on_timeout, why)
+        if fault is not None and supervision["ended_by"] != "disk":  # ended for it already
+            verdict = fault
         record = build_record(options, supervision, user, work, report, verdict, plan)
         record["validation"]["process"] = process
         record["removed_leftovers"] = bounded(frozen.removed)
@@ -390,6 +401,12 @@ def score_frozen(checkpoint: Path, sha256: dict[str, str], ev: EvaluateOptions, 
         return {"status": "invalid", "reason": reason, "scored": False, "scores": None}
     try:
         return {"scores": _evaluate(checkpoint, ev, out, progress)}
+    except OSError as err:
+        if err.errno in HOST_ERRNOS:  # a full or broken disk is the host's, not the checkpoint's
+            reason = f"the judge could not write the scores: {one_line(err)}"
+            return {"status": "judge-error", "reason": reason, "scored": False, "scores": None}
+        reason = f"the checkpoint broke scoring: {one_line(err)}"
+        return {"status": "invalid", "reason": reason, "scored": False, "scores": None}
     except Exception as err:  # noqa: BLE001 - the checkpoint's fault, recorded as such
         reason = f"the checkpoint broke scoring: {one_line(err)}"
         return {"status": "invalid", "reason": reason, "scored": False, "scores": None}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from scorer import procfs
 from scorer.contract import DEADLINE_VARIABLE
-from scorer.sandbox import linux
+from scorer.sandbox import disk, linux
 from scorer.sandbox.capped_log import CappedLog
 from scorer.sandbox.cgroups import RunCgroups
 from scorer.sandbox.cpu import CpuSamples, cpu_record
@@ -38,6 +38,7 @@ from scorer.sandbox.processes import KILL_GIVE_UP_SECONDS, RunProcesses, emergen
 from scorer.sandbox.protocol import decode_events
 
 POLL_SECONDS = 0.05
+DISK_SCAN_SECONDS = 1.0
 SCAN_SECONDS = 0.25
 MAX_EVENTS = 200
 SECCOMP_FD_PLACEHOLDER = "{seccomp_fd}"  # in the argv: the descriptor of the seccomp program
@@ -63,6 +64,8 @@ class Supervisor:
         self.clock = time.monotonic()
         self.peak_rss = 0
         self.peak_held = 0
+        self.peak_disk = 0
+        self._next_disk = 0.0
         self.peak_tmpfs = 0
         self._status_pending = b""
         self._next_rss = 0.0
@@ -158,7 +161,19 @@ class Supervisor:
             return "timeout"
         if self.over_memory(now):
             return "oom"
+        if self.over_disk(now):
+            return "disk"
         return None
+
+    def over_disk(self, now: float) -> bool:
+        """Whether the run's output, HOME and cwd passed the disk limit (a look a second)."""
+        if now < self._next_disk:
+            return False
+        self._next_disk = now + DISK_SCAN_SECONDS
+        limit = self.spec.get("disk_limit")
+        used = disk.used_bytes(self.spec.get("disk_paths", []), limit)
+        self.peak_disk = max(self.peak_disk, used)
+        return limit is not None and used > limit
 
     def _start_child(self, start: float) -> list[int]:
         """Start the child (inside bwrap when asked) in its cgroups and own session; the
@@ -301,6 +316,15 @@ class Supervisor:
                 "gpu_limit_enforced": bool(self.spec.get("gpu_memory_limit") and self.gpu.active),
                 "gpu_over_limit": self.gpu_over_limit,
             },
+            "disk": {
+                "limit_bytes": self.spec.get("disk_limit"),
+                "peak_bytes": self.peak_disk,
+                "enforced_by": (
+                    "polled every second: the output, HOME and cwd; RLIMIT_FSIZE per file"
+                    if self.spec.get("disk_limit")
+                    else None
+                ),
+            },
             "gpu": self.gpu.result(wall),
             "processes_signalled": {
                 name: len(pids) for name, pids in self.processes.signalled.items()
@@ -314,6 +338,67 @@ class Supervisor:
             "log_bytes": self.log.total_bytes,
             "log_truncated": self.log.truncated,
         }
+
+
+def failed_result(spec: dict, why: str, started: float) -> dict:
+    """The record of a run whose supervisor itself failed: the same fields as
+    :meth:`Supervisor.result`, every measure that nobody took ``None`` (unknown), never 0."""
+    wall = time.time() - started
+    unknown_cpu = dict.fromkeys(
+        ("seconds", "user_seconds", "system_seconds", "cgroup_seconds", "reaped_seconds"), None
+    )
+    return {
+        "ended_by": "judge-error",
+        "judge_error": why,
+        "exit_code": None,
+        "start": started,
+        "deadline": started + float(spec["time_limit"]),
+        "ended_at": started + wall,
+        "returned_after_seconds": None,
+        "wall_seconds": wall,
+        "seconds_after_deadline": None,
+        "cpu_seconds": None,
+        "cpu_user_seconds": None,
+        "cpu_system_seconds": None,
+        "cpu": {
+            **unknown_cpu,
+            "measured_by": None,
+            "sampled_seconds": None,
+            "processes_sampled": 0,
+        },  # fmt: skip
+        "memory": {
+            "limit_bytes": spec.get("memory_limit"),
+            "enforced_by": None,
+            "peak_cgroup_bytes": None,
+            "peak_rss_sum_bytes": None,
+            "peak_held_bytes": None,
+            "peak_private_tmpfs_bytes": None,
+            "max_rss_one_process_bytes": None,
+            "oom_kills": None,
+            "gpu_limit_bytes": spec.get("gpu_memory_limit"),
+            "gpu_limit_enforced": False,
+            "gpu_over_limit": False,
+        },
+        "disk": {"limit_bytes": spec.get("disk_limit"), "peak_bytes": None, "enforced_by": None},
+        "gpu": None,
+        "processes_signalled": {},
+        "kill_methods": [],
+        "survivors": [],
+        "child_in_cgroup": False,
+        "judge_namespaces": judge_namespaces(),
+        "cgroups": {
+            "v2": None,
+            "v1": {},
+            "kill_all": False,
+            "memory": False,
+            "limits": {"memory": None, "pids": None},
+            "notes": [why],
+            "left_behind": [],
+        },  # fmt: skip
+        "events": [],
+        "log_bytes": 0,
+        "log_truncated": False,
+    }
 
 
 def _mount_namespace(pid: int) -> str | None:

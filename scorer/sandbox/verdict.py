@@ -1,8 +1,10 @@
 """The verdict of a run: its status, the reason a person reads, and whether it is scored.
 
-Statuses: ``ok`` (returned, checkpoint valid), ``invalid`` (returned, checkpoint missing
-or invalid), ``timeout`` (killed at the time limit), ``oom`` (memory limit passed),
-``failed`` (raised, could not be imported, has no usable ``unlearn``, crashed).
+Statuses (``scorer.contract.RUN_STATUSES``): ``ok`` (returned, checkpoint valid),
+``invalid`` (returned, checkpoint missing or invalid, or its files passed the disk limit),
+``timeout`` (killed at the time limit), ``oom`` (memory limit passed), ``failed`` (raised,
+could not be imported, has no usable ``unlearn``, crashed), ``judge-error`` (the host's
+fault, not the submission's: the supervisor failed, the disk filled under the limit).
 ``scored``: ``ok``, or ``timeout`` with a valid checkpoint under the official rule
 (``on_timeout="score"``); never after ``oom`` or ``failed``. Pure: it reads the
 supervisor's record and the validation's answer, nothing else.
@@ -13,9 +15,10 @@ from __future__ import annotations
 import signal
 from typing import NamedTuple
 
+from scorer.contract import RUN_STATUSES
 from scorer.sandbox.protocol import REASONS, first_error
 
-STATUSES = ("ok", "timeout", "failed", "oom", "invalid")
+STATUSES = RUN_STATUSES
 
 
 class Verdict(NamedTuple):
@@ -44,9 +47,12 @@ def decide(
         memory = supervision["memory"]
         what = "GPU memory" if memory.get("gpu_over_limit") else "memory"
         return Verdict("oom", f"{what} passed the limit ({memory.get('limit_bytes')} bytes)", False)
+    if ended_by == "disk":
+        limit = supervision.get("disk", {}).get("limit_bytes")
+        return Verdict("invalid", f"the run's files passed the disk limit ({limit} bytes)", False)
     if ended_by == "judge-error":
         why = supervision.get("judge_error") or "unknown"
-        return Verdict("failed", f"the judge could not supervise the run: {why}", False)
+        return Verdict("judge-error", f"the judge could not supervise the run: {why}", False)
     if ended_by == "interrupted":
         return Verdict("failed", "the run was interrupted by the organizer", False)
     if code == 0:

@@ -23,6 +23,7 @@ class TrackOptions:
     fold: str | None = None  # the fold handed to unlearn() and scored
     mmlu_threshold: float | None = None
     time_limit: float | None = None
+    disk_limit_gb: float | None = None
     gpus: str | None = None  # "0,1": the first ``track.gpus`` indices
 
 
@@ -45,6 +46,7 @@ def track_defaults(track: Track, paths: TrackPaths) -> TrackOptions:
         fold=track.fold,
         mmlu_threshold=paths.mmlu_threshold,
         time_limit=track.time_limit_seconds,
+        disk_limit_gb=track.disk_limit_gb,
         gpus=",".join(str(i) for i in range(track.gpus)),
     )
 

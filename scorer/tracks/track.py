@@ -34,6 +34,7 @@ TOP_KEYS = frozenset(
         "description",
         "manifest",
         "time_limit_seconds",
+        "disk_limit_gb",
         "gpus",
         "fold",
         "baseline_preset",
@@ -64,6 +65,7 @@ class Track:
     mmlu_threshold: float | str | None  # a number, "manifest", or None (not filtered)
     manifest: str | None
     path: Path
+    disk_limit_gb: float | None = None  # what a run may write (outputs, HOME, cwd)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def parse_track(text: str, path: Path) -> Track:
         mia=_source(path, table, "mia", manifest),
         mmlu=_source(path, table, "mmlu", manifest),
         time_limit_seconds=_number(path, table, "time_limit_seconds"),
+        disk_limit_gb=_number(path, table, "disk_limit_gb") if "disk_limit_gb" in table else None,
         gpus=gpus,
         fold=fold,
         baseline_preset=preset,

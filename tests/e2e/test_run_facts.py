@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import platform
+import shutil
 from pathlib import Path
 
 import needs
@@ -170,3 +171,26 @@ def test_run_json_stays_bounded_whatever_the_submission_leaves(run, tmp_path: Pa
     events = record["events"]
     assert events["more"] > 0 and all(len(json.dumps(e)) <= 2000 for e in events["first"])
     assert (tmp_path / "out" / "run.json").stat().st_size < 1 << 20
+
+
+def test_a_failed_supervisor_leaves_a_record_of_the_same_shape_with_unknowns(
+    run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """The supervisor's own failure is the host's: judge-error, every measure nobody took
+    null (unknown, never 0), and the same fields as a supervised run's record."""
+    normal = run("writes_nothing")
+    for path in (tmp_path / "out").iterdir():
+        (path.unlink() if path.is_file() else shutil.rmtree(path))
+
+    def broken(spec, spec_path):
+        raise RuntimeError("the supervisor failed (exit code 1); see its stderr")
+
+    monkeypatch.setattr(runner, "supervise", broken)
+    failed = run("writes_nothing")
+    assert failed["status"] == "judge-error" and failed["scored"] is False
+    assert failed["reason"].startswith("the judge could not supervise the run: the supervisor")
+    assert failed["cpu_seconds"] is None and failed["peak_memory_bytes"] is None
+    for part in ("memory", "cpu", "disk"):
+        assert set(failed[part]) == set(normal[part]), part
+    assert set(failed["isolation"]["cgroups"]) == set(normal["isolation"]["cgroups"])
+    assert set(failed) == set(normal)

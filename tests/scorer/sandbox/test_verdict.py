@@ -27,7 +27,7 @@ def test_verdicts():
     through_bwrap = decide(_supervision(ended_by="exited", exit_code=137), True, "score")
     assert through_bwrap.reason == "the submission was killed by SIGKILL"
     judge = decide(_supervision(ended_by="judge-error", judge_error="exit code 1"), True, "score")
-    assert judge == ("failed", "the judge could not supervise the run: exit code 1", False)
+    assert judge == ("judge-error", "the judge could not supervise the run: exit code 1", False)
     assert decide(_supervision(ended_by="exited", exit_code=3), True, "score")[1] == (
         "the submission exited with code 3"
     )

@@ -15,6 +15,7 @@ seccomp program. Pure: :func:`bwrap_argv` only builds the list.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -66,6 +67,20 @@ def probe(bwrap: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as err:
         return str(err)
     return None if done.returncode == 0 else " ".join(done.stderr.split())[:300]
+
+
+@functools.lru_cache(maxsize=4)
+def can_disable_userns(bwrap: str) -> bool:
+    """Whether this bwrap has ``--disable-userns`` (0.8 and later): in a run with a user
+    namespace of its own, no further one can be made inside (the seccomp filter refuses
+    them too; two layers)."""
+    import subprocess
+
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--disable-userns" in done.stdout + done.stderr
 
 
 def interpreter_paths() -> list[str]:

@@ -134,7 +134,8 @@ def child_command(
         executable, view, files, SECCOMP_FD_PLACEHOLDER if seccomp_path else None, python
     )
     if os.geteuid() != 0:  # no privileges to drop: a user namespace gives the rest
-        argv = [argv[0], "--unshare-user", *[a for a in argv[1:] if a not in _CAP_ADDS]]
+        userns = ["--unshare-user"] + (["--disable-userns"] * bwrap.can_disable_userns(argv[0]))
+        argv = [argv[0], *userns, *[a for a in argv[1:] if a not in _CAP_ADDS]]
     plan = {
         "mode": "bwrap",
         "bwrap": executable,

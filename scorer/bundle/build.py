@@ -320,14 +320,13 @@ def build_bundle(
         mmlu_threshold=src.paths.mmlu_threshold,
         model_in_image=src.model_in_image,
     )
-    readme = pages.readme()
     spec = competition(ctx, start)
     with tempfile.TemporaryDirectory(prefix="lume-bundle-") as tmp:
         base = Path(tmp)
         (base / "pages").mkdir()
         for name, text in (
-            ("overview.md", pages.overview(ctx, readme)),
-            ("evaluation.md", pages.evaluation(ctx, readme)),
+            ("overview.md", pages.overview(ctx)),
+            ("evaluation.md", pages.evaluation(ctx)),
             ("data.md", pages.data(ctx)),
             ("terms.md", pages.TERMS),
         ):

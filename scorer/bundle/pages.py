@@ -1,8 +1,9 @@
-"""The bundle's pages (markdown, from the kit's README) and the Dockerfile of the image it names.
+"""The bundle's pages (markdown) and the Dockerfile of the image it names.
 
-The README is read from the installed distribution's metadata (its long description), so
-an installed kit builds the same pages as a checkout. A heading the pages need and the
-README lacks is a ``LumeError`` naming it.
+The texts the pages share with the kit's documentation are package data beside this module:
+``about.md`` (the README's opening) and ``score.md`` ("The score, exactly"; the docs site's
+``docs/score.md`` is generated from it by ``python -m tools.gen_docs``), so an installed kit
+builds the same pages as a checkout.
 """
 
 from __future__ import annotations
@@ -33,33 +34,15 @@ class Context:
     model_in_image: str | None  # the target's path inside the image; None: in the input data
 
 
-def readme() -> str:
-    from importlib.metadata import PackageNotFoundError, metadata
+def text(name: str) -> str:
+    """A text of the package beside this module (``about.md``, ``score.md``)."""
+    from importlib.resources import files
 
     try:
-        meta = metadata(DISTRIBUTION)
-    except PackageNotFoundError:
-        raise LumeError(f"{DISTRIBUTION} is not installed: its README makes the pages") from None
-    text = meta.get_payload() or meta.get("Description") or ""
-    if not text.strip():
-        raise LumeError(f"{DISTRIBUTION}'s metadata holds no README (its long description)")
-    return text
-
-
-def section(text: str, heading: str | None) -> str:
-    """The README's text under ``## heading`` (None: before the first ``## ``)."""
-    lines, inside, found = [], heading is None, heading is None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            if inside and found and lines:
-                break
-            inside = found = line[3:].strip() == heading
-            continue
-        if inside and not line.startswith("# "):
-            lines.append(line)
-    if not found or not "".join(lines).strip():
-        raise LumeError(f"README: no section '## {heading}' (the bundle's pages need it)")
-    return "\n".join(lines).strip() + "\n"
+        found = files(__package__).joinpath(name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise LumeError(f"the kit's {name} is missing ({error}): reinstall lume-kit") from None
+    return found.strip() + "\n"
 
 
 def _minutes(seconds: float) -> str:
@@ -70,7 +53,7 @@ def _devices(gpus: int) -> str:
     return f"{gpus} GPUs at most" if gpus else "on CPU"
 
 
-def overview(ctx: Context, text: str) -> str:
+def overview(ctx: Context) -> str:
     arguments = ", ".join(UNLEARN_ARGUMENTS)
     gate = (
         f"Entries whose MMLU falls below {ctx.mmlu_threshold:g} are flagged "
@@ -80,7 +63,7 @@ def overview(ctx: Context, text: str) -> str:
     )
     return f"""# LUME unlearning — the {ctx.track} track
 
-{section(text, None)}
+{text("about.md")}
 ## This competition
 
 {ctx.description}.
@@ -99,14 +82,14 @@ Check a submission locally first: `lume check-submission my_unlearn.py --track {
 """
 
 
-def evaluation(ctx: Context, text: str) -> str:
+def evaluation(ctx: Context) -> str:
     rows = "\n".join(
         f"| `{c.key}` | {c.title} | {'higher' if c.sorting == 'desc' else 'lower'} is better |"
         for c in columns(ctx.mmlu_threshold is not None)
     )
     return f"""# Evaluation
 
-{section(text, "The score, exactly")}
+{text("score.md")}
 ## The leaderboard
 
 Ranked by the final score. Each column is a key of the scoring program's `scores.json`:

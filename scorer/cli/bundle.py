@@ -44,11 +44,12 @@ def bundle_command(
     """Write a Codabench competition bundle (version 2) of a track, ready to upload.
 
     competition.yaml (version 2, logo, docker image pinned to this kit's version, terms,
-    pages from the README, one task, one phase whose execution_time_limit comes from the
-    track, a leaderboard whose column keys are those the scoring program writes), an
-    ingestion program that runs the submission with lume-score run's runner under the
-    track's time limit, a scoring program that scores the checkpoint it left, the public
-    fold as input data and what the scoring needs as reference data.
+    pages: the kit's overview and "The score, exactly"; one task, one phase whose
+    execution_time_limit comes from the track, a leaderboard whose column keys are those
+    the scoring program writes), an ingestion program that runs the submission with
+    lume-score run's runner under the track's time limit, a scoring program that scores
+    the checkpoint it left, the public fold as input data and what the scoring needs as
+    reference data.
 
     A target of at most 256 MiB (the mini track's) is embedded; a larger one (1B, 7B) is
     expected in the docker image under --image-root (the bundle's docker/Dockerfile puts it

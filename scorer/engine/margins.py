@@ -26,7 +26,7 @@ import torch
 # Largest lead drop (eps x max|logit|) between the batched loop and the per-item loop on
 # identical paths, CPU (torch 2.13), validation items of six checkpoints (the mini target,
 # its GA, GD, KL and NPO, and NPO of a target trained on the public validation fold;
-# benchmarks/bench_agreement.py --calibrate; the README has the counts). bfloat16, batches
+# benchmarks/bench_agreement.py --calibrate; docs/engine.md has the counts). bfloat16, batches
 # attended by row (or of equal prompt length, where the self-check of
 # scorer.engine.row_attention fails): all 114,224 steps equal bit for bit (bf16 matmuls on
 # CPU do not depend on the batch size, and no row's attention sees padding), so no margin is

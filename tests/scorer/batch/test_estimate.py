@@ -16,7 +16,7 @@ HOUR = 3600.0
     [(1, 100, 13, 106.5), (4, 25, 4, 27.0), (10, 10, 2, 11.0), (25, 4, 1, 4.5)],
 )
 def test_the_7b_track_on_8_gpu_nodes(nodes, run_waves, score_waves, wall_hours):
-    """The README's table: 100 submissions, 1 h on 8 GPUs each, scoring 30 min on one GPU;
+    """docs/organizers.md's table: 100 submissions, 1 h on 8 GPUs each, scoring 30 min on one GPU;
     no GPU left beside a run, so scorings follow the runs, 8 at a time per node."""
     e = estimate(100, nodes, 8, 8, HOUR, 0.5 * HOUR)
     assert (e.run_waves, e.score_waves) == (run_waves, score_waves)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_target_memorized_its_world(mini_track: Path):
-    """The README's numbers, on the train fold (the track's: unlearned and scored):
+    """The numbers of docs/participants.md, on the train fold (the track's: unlearned and scored):
     regurgitation 1.00 on every task, knowledge >= 0.875, MIA AUC 1.00, utility 1.00."""
     build = read_build(mini_track)
     scores = build["target_scores"]

@@ -25,8 +25,8 @@ from scorer.batch.submissions import Submission
 from scorer.batch.tasks import score_task, unlearn_task
 from scorer.errors import LumeError
 from scorer.leaderboard import Standing
+from scorer.safe_text import one_line
 from scorer.sandbox.options import RunOptions
-from scorer.sandbox.terminal import one_line
 
 LOCAL_OBJECT_STORE_BYTES = 128 * 2**20  # tasks pass options and small reports only
 # ray.init on an address where nothing listens retries for some twelve minutes (20 tries

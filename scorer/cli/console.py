@@ -17,10 +17,10 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scorer.errors import LumeError
+from scorer.safe_text import terminal
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -33,8 +33,8 @@ _ARGUMENT_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "C
 
 
 def _print_error(message: str) -> None:
-    message = " ".join(message.split())
-    stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    message = " ".join(message.split())  # one line; a path's escape sequences written out
+    stderr.print(f"[red]error:[/red] {terminal(message)}", highlight=False, soft_wrap=True)
 
 
 def one_line_errors(command: Callable) -> Callable:

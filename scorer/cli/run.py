@@ -158,9 +158,9 @@ def run_command(
     if json_output:
         print(json.dumps(record, indent=2))
     else:
-        from scorer.sandbox.terminal import printable_record
+        from scorer.safe_text import terminal_record
 
-        shown = printable_record(record)  # the submission's strings, escaped
+        shown = terminal_record(record)  # the submission's strings, escaped
         stdout.print(run_table(shown))
         if record["scores"] is not None:
             stdout.print(summary_table(record["scores"]))

@@ -25,6 +25,7 @@ from scorer.leaderboard import (
     groups,
     notes,
 )
+from scorer.safe_text import printable, terminal
 
 if TYPE_CHECKING:
     from scorer.evaluation.progress import PhaseTimer
@@ -228,11 +229,11 @@ def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard")
     """The rich table ``lume-score leaderboard`` prints: a section per group (ranking,
     honourable mentions, incomplete, not scored); each entry's notes (status, reason,
     flags) and the footnotes go below it, so that the table fits 80 columns. Cells are
-    ``Text``, never markup: a name like ``[red]x`` shows as written."""
+    ``Text``, never markup: a name like ``[red]x`` shows as written (made printable)."""
     columns = [c for c in COLUMNS if c != "notes"]
     below = [
-        f"{row[1]}: {row[-1]}" for row in (display_row(s) for s in standings) if row[-1]
-    ] + notes(standings)
+        printable(f"{row[1]}: {row[-1]}") for row in (display_row(s) for s in standings) if row[-1]
+    ] + [printable(note) for note in notes(standings)]
     table = Table(
         title=Text(title),
         box=box.SIMPLE_HEAD,
@@ -254,26 +255,24 @@ def leaderboard_table(standings: Sequence[Standing], title: str = "Leaderboard")
         for s in members:
             style = None if s.group == RANKED else "dim"
             cells = display_row(s, digits=3)[: len(columns)]
-            table.add_row(*(Text(cell) for cell in cells), style=style)
+            table.add_row(*(Text(printable(cell)) for cell in cells), style=style)
     return table
 
 
 def batch_table(rows: list[dict]) -> Table:
     """One row per submission: its state, verdict, attempts and GPU-hours."""
-    from scorer.sandbox.terminal import printable
-
     table = Table(title="Submissions")
     for column in ("name", "team", "state", "status", "tasks", "lost", "GPU-h", "reason"):
         table.add_column(column, justify="right" if column in ("tasks", "lost") else "left")
     for row in rows:
         table.add_row(
             row["name"],
-            printable(row["team"]),
+            terminal(row["team"]),
             row["state"],
             row["status"] or "",
             str(row["attempts"]),
             str(row["lost"]),
             f"{row['gpu_hours']:.2f}",
-            printable(row["reason"] or ""),
+            terminal(row["reason"] or ""),
         )
     return table

@@ -17,7 +17,6 @@ It never writes a file named ``metadata`` (the platform's own).
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from scorer.bundle.columns import flat_scores
 from scorer.bundle.task import RUN_DIR, TASK_FILE, AppDirs, app_dirs, located, read_task
 from scorer.data.files import write_bytes_atomic
 from scorer.errors import LumeError
+from scorer.safe_text import html
 
 DEVICE_VARIABLE = "LUME_DEVICE"  # auto (default), cpu, cuda, cuda:1 ...
 DETAILS = "lume"
@@ -64,11 +64,15 @@ def log_progress(name: str, total: int):
 
 
 def fallback_report(flat: dict[str, float], why: str) -> str:
-    """A plain table of the leaderboard's numbers, when the kit's report cannot be made."""
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in flat.items())
+    """A plain table of the leaderboard's numbers, when the kit's report cannot be made.
+    Standard library only, not a template: it stands in when the report's dependencies
+    (matplotlib, jinja2) are what failed; every value still escaped by ``safe_text.html``."""
+    rows = "".join(
+        f"<tr><td>{html(k)}</td><td>{html(f'{v:.4f}')}</td></tr>" for k, v in flat.items()
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LUME scores</title></head>"
-        f"<body><p>{html.escape(why)}</p><table>{rows}</table></body></html>\n"
+        f"<body><p>{html(why)}</p><table>{rows}</table></body></html>\n"
     )
 
 

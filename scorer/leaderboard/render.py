@@ -1,9 +1,10 @@
 """Rendering standings: the display cells every format shares, Markdown, CSV and JSON.
 
 Every string that comes from a result (names are directory names, which entrants choose;
-reasons quote the submission's errors) is made printable and escaped for its format: a
-name cannot add a Markdown table cell, a spreadsheet formula or a line to a table. The
-output depends on the standings only: the same results give the same bytes.
+reasons quote the submission's errors) is kept as it is in the display cells and escaped
+for its format by :mod:`scorer.safe_text` when it is written: a name cannot add a Markdown
+table cell, a spreadsheet formula or a line to a table. The output depends on the
+standings only: the same results give the same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scorer.leaderboard.ranking import (
     UNSCORED,
     Standing,
 )
+from scorer.safe_text import csv_cell, markdown
 
 UNKNOWN = "-"
 COLUMNS = (
@@ -44,12 +46,6 @@ GROUP_TITLES = {
     UNSCORED: "Not scored",
 }
 FORMATS = ("md", "csv", "html", "json")
-
-
-def printable(text: str) -> str:
-    """``text`` with every unprintable character (newline, escape, lone surrogate from an
-    undecodable file name ...) written as its Python escape: one line, safe to encode."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -77,20 +73,21 @@ def _hours(seconds: float | None) -> float | None:
 
 
 def display_row(s: Standing, digits: int = 4) -> list[str]:
-    """The cells of :data:`COLUMNS` for one standing (printable, not yet escaped)."""
+    """The cells of :data:`COLUMNS` for one standing, as text (entrants' text as it is:
+    each format escapes it, :mod:`scorer.safe_text`)."""
     interval = UNKNOWN
     if s.interval is not None:
         interval = f"{s.interval[0]:.{digits}f}\u2013{s.interval[1]:.{digits}f}"  # an en dash
     return [
         "" if s.rank is None else str(s.rank),
-        printable(s.entry.name),
+        s.entry.name,
         _fmt(_score(s, "final_score"), digits),
         interval,
         _fmt(s.p_order, 3),
         *(_fmt(_score(s, key), digits) for key in ("task_aggregate", "mia_score", "mmlu")),
         format_duration(s.entry.wall_seconds),
         _fmt(_hours(s.entry.gpu_seconds), 2),
-        printable("; ".join(s.flags)),
+        "; ".join(s.flags),
     ]
 
 
@@ -121,10 +118,7 @@ def notes(standings: Sequence[Standing]) -> list[str]:
     for upper, lower in zip(standings, standings[1:]):
         if upper.pair_note is not None:
             out.append(
-                printable(
-                    f"no P(order) for {upper.entry.name} over {lower.entry.name}: "
-                    f"{upper.pair_note}."
-                )
+                f"no P(order) for {upper.entry.name} over {lower.entry.name}: {upper.pair_note}."
             )
     out.append(
         "wall time and GPU-h (busy GPU-hours measured through NVML) come from run.json; "
@@ -179,24 +173,14 @@ def to_json(standings: Sequence[Standing], title: str = "Leaderboard") -> str:
     return json.dumps(board, indent=2) + "\n"
 
 
-_MARKDOWN_SPECIAL = "\\`*_[]<>|&"
-
-
-def markdown_cell(text: str) -> str:
-    """A table cell's text with Markdown's and HTML's special characters escaped."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in printable(text))
-
-
 def to_markdown(standings: Sequence[Standing], title: str = "Leaderboard") -> str:
     """GitHub-flavoured Markdown: one table per group, then the footnotes."""
     align = "|" + "|".join("---" if c in TEXT_COLUMNS else "---:" for c in COLUMNS) + "|"
-    lines = [f"# {markdown_cell(title)}"]
+    lines = [f"# {markdown(title)}"]
     for group, members in groups(standings):
         lines += ["", f"## {GROUP_TITLES[group]}", "", "| " + " | ".join(COLUMNS) + " |", align]
-        lines += [
-            "| " + " | ".join(markdown_cell(c) for c in display_row(s)) + " |" for s in members
-        ]
-    lines += ["", *(f"- {markdown_cell(note)}" for note in notes(standings))]
+        lines += ["| " + " | ".join(markdown(c) for c in display_row(s)) + " |" for s in members]
+    lines += ["", *(f"- {markdown(note)}" for note in notes(standings))]
     return "\n".join(lines) + "\n"
 
 
@@ -224,13 +208,6 @@ CSV_FIELDS = (
     "peak_memory_bytes",
     "source",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP: prefix a quote)."""
-    text = printable(text)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def to_csv(standings: Sequence[Standing]) -> str:
@@ -245,6 +222,6 @@ def to_csv(standings: Sequence[Standing]) -> str:
         row = {}
         for key in CSV_FIELDS:
             value = record[key]
-            row[key] = "" if value is None else csv_text(value) if isinstance(value, str) else value
+            row[key] = "" if value is None else csv_cell(value) if isinstance(value, str) else value
         writer.writerow(row)
     return buffer.getvalue()

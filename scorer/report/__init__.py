@@ -17,7 +17,7 @@ from scorer import __version__
 from scorer.data.files import write_bytes_atomic
 from scorer.report import sections
 from scorer.report.loading import Result, load_results
-from scorer.report.page import Section, document, text
+from scorer.report.page import Header, Section, document
 
 __all__ = ["Report", "build", "write_report"]
 
@@ -31,19 +31,8 @@ class Report:
     results: tuple[Result, ...]
 
 
-def _header(results: Sequence[Result]) -> str:
+def _header(results: Sequence[Result]) -> Header:
     result, others = results[0], results[1:]
-    lines = [f"<p>lume-kit {text(__version__)} report of <b>{text(result.name)}</b>"]
-    if others:
-        lines.append(" compared with " + ", ".join(f"<b>{text(r.name)}</b>" for r in others))
-    lines.append(".")
-    if result.steps:
-        last = result.steps[-1]
-        lines.append(
-            f" {len(result.steps)} checkpoints were scored; the sections below show the last, "
-            f"step {last.step} ({text(last.name)}), except Along the steps."
-        )
-    lines.append("</p>")
     settings = result.scores.get("settings") or {}
     folds = result.scores.get("folds") or {}
     shown = {
@@ -53,15 +42,18 @@ def _header(results: Sequence[Result]) -> str:
         "MMLU shots": settings.get("shots"),
         "max new tokens": settings.get("max_new_tokens"),
     }
-    facts = ", ".join(f"{k}: {text(v)}" for k, v in shown.items() if v is not None)
-    if facts:
-        lines.append(f"<p><small>{facts}</small></p>")
     warnings = [w for r in results for w in (r.scores.get("warnings") or [])]
-    if warnings:
-        lines.append('<ul class="warnings">')
-        lines += [f"<li>{text(w)}</li>" for w in dict.fromkeys(warnings)]
-        lines.append("</ul>")
-    return "".join(lines)
+    last = result.steps[-1] if result.steps else None
+    return Header(
+        version=__version__,
+        name=result.name,
+        others=[r.name for r in others],
+        steps=len(result.steps or ()),
+        last_step=None if last is None else last.step,
+        last_name="" if last is None else last.name,
+        facts=[(k, v) for k, v in shown.items() if v is not None],
+        warnings=list(dict.fromkeys(warnings)),
+    )
 
 
 def build(result_dir: str | Path, compare: Sequence[str | Path] = ()) -> Report:

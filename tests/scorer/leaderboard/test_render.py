@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from scorer.leaderboard import Entry, format_duration, printable, rank, render
+from scorer.leaderboard import Entry, format_duration, rank, render
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>|[x](javascript:y)'
 
@@ -120,10 +120,12 @@ class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[str] = []
+        self.attrs: list[dict] = []
         self.text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
+        self.attrs.append(dict(attrs))
 
     def handle_data(self, data):
         self.text.append(data)
@@ -140,12 +142,20 @@ def test_html_is_one_page_and_shows_a_hostile_name_as_text(crafted):
     assert "script" not in parser.tags and "img" not in parser.tags and "b" not in parser.tags
     assert HOSTILE in parser.text and "<b>Board</b>" in parser.text  # shown as written
     assert parser.tags.count("table") == 3  # ranking, honourable mentions, not scored
-    assert "default-src 'none'" in page  # no script, no remote load even if one slipped in
+    (policy,) = [a["content"] for a in parser.attrs if a.get("http-equiv")]
+    assert policy == "default-src 'none'; style-src 'unsafe-inline'"  # no script, no remote load
     assert "http" not in page.replace('http-equiv="Content-Security-Policy"', "")
 
 
-def test_unprintable_characters_are_written_out():
-    assert printable("a\nb\x1b[31mc\udcff") == "a\\nb\\x1b[31mc\\udcff"
+def test_unprintable_characters_are_written_out_in_every_format(crafted):
+    standings = _standings(crafted, first_name="a\nb\x1b[31mc\udcff\u202e")
+    written = "a\\nb\\x1b[31mc\\udcff\\u202e"
+    assert written in render(standings, "html")
+    assert written.replace("\\", "\\\\").replace("[", "\\[") in render(standings, "md")
+    assert next(csv.DictReader(io.StringIO(render(standings, "csv"))))["name"] == written
+    for fmt in ("md", "csv", "html", "json"):
+        out = render(standings, fmt)
+        assert "\x1b" not in out and "\u202e" not in out and out.encode("utf-8")
 
 
 def test_every_format_is_the_same_whatever_the_order_of_the_results(crafted):

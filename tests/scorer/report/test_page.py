@@ -14,7 +14,9 @@ import pytest
 
 from scorer.errors import LumeError
 from scorer.report import build, write_report
-from scorer.report.page import POLICY, SCRIPT
+from scorer.report.page import SCRIPT, SCRIPT_DIGEST
+
+from paths import REPO
 
 SECTIONS = ["summary", "tasks", "mia", "mmlu", "steps", "budget", "items"]
 
@@ -29,6 +31,7 @@ class Page(HTMLParser):
         self.images: list[str] = []
         self.rows: list[dict] = []  # item rows: their data-* attributes and cell texts
         self.scripts: list[str] = []
+        self.policies: list[str] = []  # the Content-Security-Policy as the browser reads it
         self._cell: list[str] | None = None
         self._in_script = False
         self.feed(html)
@@ -46,6 +49,8 @@ class Page(HTMLParser):
             self._cell = []
         elif tag == "script":
             self._in_script = True
+        elif tag == "meta" and attrs.get("http-equiv") == "Content-Security-Policy":
+            self.policies.append(attrs["content"])
 
     def handle_endtag(self, tag):
         if tag == "td" and self._cell is not None:
@@ -127,8 +132,17 @@ def test_entrants_text_and_names_stay_inert(tmp_path: Path, write_result):
     assert html.encode("utf-8")  # a lone surrogate would not encode
     assert any(r["cells"][6] == HOSTILE.replace("\x1b\ud800", "\\x1b\\ud800") for r in page.rows)
     digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    assert f"script-src 'sha256-{digest}'" in POLICY and "default-src 'none'" in POLICY
-    assert f'content="{POLICY}"' in html
+    assert page.policies == [
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    ]  # the one script the page holds is the one its policy allows, and nothing loads
+
+
+def test_the_script_is_the_templates_and_its_hash_follows_it():
+    source = (REPO / "scorer" / "templates" / "report.js").read_text(encoding="utf-8")
+    assert source == SCRIPT and "function apply()" in SCRIPT
+    digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+    assert digest == SCRIPT_DIGEST
 
 
 def test_missing_parts_say_not_available(tmp_path: Path, write_result):

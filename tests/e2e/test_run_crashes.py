@@ -10,6 +10,8 @@ from pathlib import Path
 import needs
 import pytest
 
+from scorer.sandbox.supervisor import POLLED_MEMORY
+
 from paths import SUBMISSIONS
 from runs import checkpoint
 
@@ -39,7 +41,7 @@ def test_memory_held_in_a_private_tmpfs_counts_without_a_memory_cgroup(run, tmp_
     written = int((checkpoint(tmp_path) / "written.txt").read_text())
     assert written <= 100_000_000  # the tmpfs is no larger than the budget
     assert record["status"] == "oom", record["reason"]
-    assert record["memory"]["enforced_by"] == "polled RSS + private tmpfs sum"
+    assert record["memory"]["enforced_by"] == POLLED_MEMORY
     # counted: the poll that ended the run saw most of it (RSS + tmpfs passed 100 MB; how
     # much of the last MiBs it saw depends on when the poll fell, on a loaded machine too)
     assert written - 40 * MIB <= record["memory"]["peak_private_tmpfs_bytes"] <= written + MIB

@@ -64,6 +64,7 @@ def test_the_digest_follows_every_input_and_tells_none_from_empty():
     ],
 )  # fmt: skip
 def test_each_refusal_at_its_boundary(kwargs, message):
+    kwargs = dict(kwargs)  # the parameters are shared by every run of the test
     member = kwargs.pop("member", [-1.0, -2.0])
     nonmember = kwargs.pop("nonmember", [-1.5])
     mmlu = kwargs.pop("mmlu", [True, False])

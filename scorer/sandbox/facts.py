@@ -231,8 +231,19 @@ def read_facts() -> dict:
         "rlimits": rlimits(),
         "cgroup": cgroup,
         "pid": os.getpid(),
+        "session_id": os.getsid(0),  # 0: its leader lies outside this PID namespace
+        "parent_death_signal": _parent_death_signal(),
         "hostname": os.uname().nodename,
     }
+
+
+def _parent_death_signal() -> int | str:
+    from scorer.sandbox.linux import parent_death_signal
+
+    try:
+        return parent_death_signal()
+    except OSError:
+        return UNKNOWN
 
 
 # ---------------------------------------------------------------- compared by the judge
@@ -260,6 +271,15 @@ def network_state(namespace: str, found: list[dict] | str) -> dict:
         cut = namespace == "separate" and all(i["loopback"] is True for i in found)
     interfaces_kept = found if isinstance(found, str) else found[:MAX_LISTED]
     return {"namespace": namespace, "interfaces": interfaces_kept, "cut": cut}
+
+
+def new_session(facts: dict, pid_namespace: str) -> bool | str:
+    """Whether the child is in a session of its own: it leads it, or (in a PID namespace of
+    its own) the session's leader is inside that namespace, so not the judge's session."""
+    sid, pid = facts.get("session_id"), facts.get("pid")
+    if not isinstance(sid, int) or not isinstance(pid, int):
+        return UNKNOWN
+    return sid == pid or (pid_namespace == "separate" and sid != 0)
 
 
 def capability_sets(sets: dict[str, str]) -> dict:
@@ -292,6 +312,10 @@ def lost_layers(asked: dict, checked: dict, cgroup_asked: bool, child_in_cgroup:
         if asked.get("drop_capabilities") and names:  # every set empty, bounding included
             shown = names if names == UNKNOWN else ", ".join(names[:8]) + " ..." * (len(names) > 8)
             lost.append(f"capabilities ({name}): {shown}")
+    if asked.get("new_session") and checked["new_session"] is not True:
+        lost.append(f"new session: {checked['new_session']}")
+    if asked.get("die_with_parent") and checked["parent_death_signal"] in (0, UNKNOWN):
+        lost.append(f"parent-death signal: {checked['parent_death_signal']}")
     if cgroup_asked and not child_in_cgroup:
         lost.append("cgroup: the submission's process was not in the run's cgroup")
     return lost
@@ -321,5 +345,7 @@ def checked_isolation(
         "mounts": facts.get("mounts", UNKNOWN),
         "rlimits": facts.get("rlimits", UNKNOWN),
         "cgroup": facts.get("cgroup", UNKNOWN),
+        "new_session": new_session(facts, namespaces["pid"]),
+        "parent_death_signal": facts.get("parent_death_signal", UNKNOWN),
     }
     return {"checked": checked, "lost": lost_layers(asked, checked, cgroup_asked, child_in_cgroup)}

@@ -86,13 +86,21 @@ def become(user: dict | None) -> dict:
     ``PermissionError`` when the change of user fails or leaves a capability: running a
     stranger's code with privileges is never the fallback."""
     from scorer.sandbox.facts import read_facts
-    from scorer.sandbox.linux import clear_inheritable_capabilities, drop_bounding_set
+    from scorer.sandbox.linux import (
+        clear_inheritable_capabilities,
+        drop_bounding_set,
+        parent_death_signal,
+        set_parent_death_signal,
+    )
 
     if user:
+        death = parent_death_signal()  # bwrap's --die-with-parent; a change of user clears it
         drop_bounding_set()  # with the CAP_SETPCAP bwrap kept for this (then gone)
         os.setgroups([])
         os.setresgid(user["gid"], user["gid"], user["gid"])
         os.setresuid(user["uid"], user["uid"], user["uid"])
+        if death:
+            set_parent_death_signal(death)
     clear_inheritable_capabilities()
     facts = read_facts()
     held = {k: v for k, v in facts["capabilities"].items() if k != "bounding" and v != "0"}

@@ -12,6 +12,7 @@ import ctypes.util
 import os
 
 PR_SET_PDEATHSIG = 1
+PR_GET_PDEATHSIG = 2
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
@@ -45,6 +46,13 @@ def set_child_subreaper() -> None:
 def set_parent_death_signal(signum: int) -> None:
     """Receive ``signum`` when the parent dies: a dead runner ends its supervisor's run."""
     prctl(PR_SET_PDEATHSIG, signum)
+
+
+def parent_death_signal() -> int:
+    """The signal this process gets when its parent dies (0: none)."""
+    signum = ctypes.c_int(0)
+    _check(_libc.prctl(PR_GET_PDEATHSIG, ctypes.addressof(signum), 0, 0, 0), "prctl(GET)")
+    return signum.value
 
 
 def set_no_new_privs() -> None:

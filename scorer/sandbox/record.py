@@ -26,6 +26,8 @@ from scorer.sandbox.staging import Work
 from scorer.sandbox.verdict import Verdict
 
 LOG_TAIL_CHARS = 4000
+# facts shown at the top of run.json's isolation; the rest read back stays under "checked"
+HEADLINE_FACTS = ("capabilities", "no_new_privs", "seccomp", "namespaces", "network")
 PEAK_MEASURES = (
     "peak_cgroup_bytes",
     "peak_rss_sum_bytes",
@@ -141,12 +143,12 @@ def isolation_record(
         "namespaces": checked.get("namespaces"),
         "network": network,
         "lost": judged["lost"],
-        "checked": checked,
+        "checked": {k: v for k, v in checked.items() if k not in HEADLINE_FACTS},
         "asked": asked,
         "view": plan.get("visible"),
-        "die_with_parent": plan.get("die_with_parent", False),
-        "new_session": True,
-        "subreaper": True,
+        "die_with_parent": checked.get("parent_death_signal", UNKNOWN),  # the signal, read back
+        "new_session": checked.get("new_session", UNKNOWN),
+        "subreaper": True,  # the supervisor stops with an error where it cannot be one
         "cgroups": supervision["cgroups"],
         "child_in_cgroup": supervision["child_in_cgroup"],
         "kill_methods": supervision["kill_methods"],

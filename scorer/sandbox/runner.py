@@ -170,6 +170,8 @@ def asked_isolation(seccomp: bool) -> dict:
         "network_cut": True,
         "seccomp": seccomp,
         "no_new_privs": True,
+        "new_session": True,
+        "die_with_parent": True,
         "drop_capabilities": True,  # every set, bounding included (emptied by the child)
     }
 

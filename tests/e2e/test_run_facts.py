@@ -48,6 +48,8 @@ WEAKENINGS = {
     "uts": ({"--unshare-uts": 0, "--hostname": 1}, ["uts namespace: shared with the judge"]),
     "cgroup": ({"--unshare-cgroup-try": 0}, ["cgroup namespace: shared with the judge"]),
     "seccomp": ({"--seccomp": 1}, ["seccomp filter: mode off"]),
+    "session": ({"--new-session": 0}, ["new session: False"]),
+    "parent-death": ({"--die-with-parent": 0}, ["parent-death signal: 0"]),
 }
 
 

@@ -45,6 +45,8 @@ ASKED = {
     "network_cut": True,
     "seccomp": True,
     "no_new_privs": True,
+    "new_session": True,
+    "die_with_parent": True,
     "drop_capabilities": True,
 }
 PLAN = {

@@ -43,11 +43,11 @@ SCAN_SECONDS = 0.25
 MAX_EVENTS = 200
 SECCOMP_FD_PLACEHOLDER = "{seccomp_fd}"  # in the argv: the descriptor of the seccomp program
 TMPFS_PATHS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
-EXIT_STATUS_WAIT_SECONDS = 5.0
-POLLED_MEMORY = (
+EXIT_STATUS_WAIT_SECONDS = 5.0  # after the tree is gone, how long the main status may lag
+POLLED_MEMORY = (  # memory.enforced_by without a memory cgroup
     "polled every 0.25 s: the larger of the summed resident sets and what the processes "
     "hold (proportional sets, every shared-memory object once), plus the private tmpfs"
-)  # after the tree is gone, how long the main status may lag
+)
 
 
 class Supervisor:

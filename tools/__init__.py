@@ -1,1 +1,1 @@
-"""Developer tools: mutation testing (``python -m tools.mutate ROOM``)."""
+"""Developer tools: the generated docs pages (``gen_docs``) and mutation testing (``mutate``)."""

@@ -24,19 +24,14 @@ def test_batched_mode_agrees_with_the_exact_per_item_loop(mini_track: Path, tmp_
                      settings=EvalSettings(exact=True))  # fmt: skip
     fast_items = (tmp_path / "fast" / "items.jsonl").read_text().splitlines()
     exact_items = (tmp_path / "exact" / "items.jsonl").read_text().splitlines()
-    same = sum(
-        json.loads(a)["generation"] == json.loads(b)["generation"]
-        for a, b in zip(fast_items, exact_items)
-    )
-    assert same >= 0.99 * len(exact_items)
-    for key in ("task_aggregate", "mia_auc", "mmlu", "final_score"):
-        assert fast[key] == pytest.approx(exact[key], abs=0.005), key
+    generations = [json.loads(line)["generation"] for line in exact_items]
+    assert [json.loads(line)["generation"] for line in fast_items] == generations
+    for key in ("task_aggregate", "mia_auc", "mmlu", "final_score"):  # what the README claims:
+        assert fast[key] == exact[key], key  # every number equal, no tolerance
     for split in ("forget", "retain"):
-        for task, metrics in exact[split].items():
-            for metric, value in metrics.items():
-                assert fast[split][task][metric] == pytest.approx(value, abs=0.005)
+        assert fast[split] == exact[split], split
     assert fast["agreement"]["items"] == 16
-    assert fast["agreement"]["fraction_identical"] >= 0.99
+    assert fast["agreement"]["fraction_identical"] == 1.0
     assert "agreement" not in exact
     # the bootstrap interval holds the point estimate
     for key in ("task_aggregate", "mia_auc", "mmlu", "final_score"):

@@ -79,12 +79,12 @@ def test_the_mini_bundle_embeds_the_target_and_hands_over_the_tracks_fold(
     assert mmlu and mmlu <= reference
 
 
-def test_the_pages_come_from_the_readme_and_name_the_columns(tiny_bundle: Path):
+def test_the_pages_come_from_the_kits_texts_and_name_the_columns(tiny_bundle: Path):
     pages = {p.name: p.read_text() for p in (tiny_bundle / "pages").iterdir()}
     assert set(pages) == {"overview.md", "evaluation.md", "data.md", "terms.md"}
-    assert "exact to the official score" in pages["overview.md"]  # the README's opening
+    assert "exact to the official score" in pages["overview.md"]  # scorer/bundle/about.md
     assert "input_path_to_unlearning_candidate_model" in pages["overview.md"]
-    assert "ROUGE-L" in pages["evaluation.md"]  # the README's "The score, exactly"
+    assert "ROUGE-L" in pages["evaluation.md"]  # scorer/bundle/score.md: docs/score.md
     assert all(f"`{c.key}`" in pages["evaluation.md"] for c in columns(gated=True))
     assert "`model/`" in pages["data.md"]
 

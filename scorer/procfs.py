@@ -13,6 +13,7 @@ import contextlib
 import os
 import resource
 from pathlib import Path
+from typing import NamedTuple
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 GONE_STATES = ("Z", "X")  # zombie, dead: no longer running, only not yet reaped
@@ -226,3 +227,33 @@ def process_cpu(pid: int) -> tuple[int, float, float] | None:
     except (OSError, IndexError, ValueError):
         return None
     return start, user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+class Mount(NamedTuple):
+    """One line of ``/proc/PID/mountinfo``: where, what, and with which options."""
+
+    root: str  # the mounted directory of its file system
+    point: str  # where it is mounted (escapes undone)
+    options: frozenset[str]  # the mount's and the super block's options together
+    fstype: str
+
+
+def _unescape(path: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        path = path.replace(code, char)
+    return path
+
+
+def mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
+    """The mounts of a mount namespace, in order; raises ``OSError`` when unreadable."""
+    found = []
+    with open(path) as handle:
+        for line in handle:
+            left, _, right = line.partition(" - ")
+            fields, rfields = left.split(), right.split()
+            if len(fields) < 6 or len(rfields) < 3:
+                continue
+            options = frozenset(fields[5].split(",")) | frozenset(rfields[2].split(","))
+            found.append(Mount(fields[3], _unescape(fields[4]), options, rfields[0]))
+    return found

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scorer import procfs
+
 V1_CONTROLLERS = ("memory", "pids", "freezer", "cpuacct")
 
 
@@ -24,19 +26,12 @@ def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
     """(v1 controller -> (mount point, mount root), v2 (mount point, mount root))."""
     v1: dict[str, tuple[str, str]] = {}
     v2 = None
-    with open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            left, _, right = line.partition(" - ")
-            fields, rfields = left.split(), right.split()
-            if len(fields) < 5 or len(rfields) < 3:
-                continue
-            root, point, fstype = fields[3], fields[4], rfields[0]
-            if fstype == "cgroup2" and v2 is None:
-                v2 = (point, root)
-            elif fstype == "cgroup":
-                for option in rfields[2].split(","):
-                    if option in V1_CONTROLLERS and option not in v1:
-                        v1[option] = (point, root)
+    for mount in procfs.mounts():
+        if mount.fstype == "cgroup2" and v2 is None:
+            v2 = (mount.point, mount.root)
+        elif mount.fstype == "cgroup":
+            for option in sorted(mount.options & set(V1_CONTROLLERS)):
+                v1.setdefault(option, (mount.point, mount.root))
     return v1, v2
 
 

@@ -19,6 +19,8 @@ import resource
 import socket
 import struct
 
+from scorer import procfs
+
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 UNKNOWN = "unknown"
 MAX_LISTED = 64  # entries of a list kept in a record; the rest is counted
@@ -150,33 +152,16 @@ def interfaces() -> list[dict] | str:
     return found
 
 
-def _unescape(path: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        path = path.replace(code, char)
-    return path
-
-
 def mounts() -> dict | str:
     """What is mounted in this view (``/proc/self/mountinfo``): the writable mount points
     and the read-only ones, as paths inside the view; ``unknown`` when unreadable."""
-    writable, read_only = [], []
     try:
-        with open("/proc/self/mountinfo") as handle:
-            for line in handle:
-                left, _, right = line.partition(" - ")
-                fields, rfields = left.split(), right.split()
-                if len(fields) < 6 or len(rfields) < 3:
-                    continue
-                point = _unescape(fields[4])
-                options = set(fields[5].split(",")) | set(rfields[2].split(","))
-                (read_only if "ro" in options else writable).append(point)
+        found = procfs.mounts()
     except OSError:
         return UNKNOWN
-    return {
-        "writable": bounded(sorted(set(writable))),
-        "read_only": bounded(sorted(set(read_only))),
-    }
+    writable = sorted({m.point for m in found if "ro" not in m.options})
+    read_only = sorted({m.point for m in found if "ro" in m.options})
+    return {"writable": bounded(writable), "read_only": bounded(read_only)}
 
 
 def rlimits() -> dict[str, list]:

@@ -2,7 +2,7 @@
 
 Built from the supervisor's record, the staged work directory, the validation report and
 the verdict; written atomically. The field names and their order are a file format that
-leaderboards and organizers read: change them only with the README.
+leaderboards and organizers read: change them only with docs/formats.md and docs/sandbox.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Exactness where it proves something: on checkpoints part-way unlearned (the mini
 target after GD and after NPO, whose generations no longer all copy the training text),
 the batched engine gives the per-item loop's generations, every component and the MIA AUC,
-with no tolerance: in bf16 (attention by row, margin repair) and in fp32, as the README
+with no tolerance: in bf16 (attention by row, margin repair) and in fp32, as docs/engine.md
 claims ("every component equal")."""
 
 from __future__ import annotations

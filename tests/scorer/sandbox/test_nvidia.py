@@ -1,6 +1,6 @@
 """The granted GPUs found by their minor number and UUID, never by assuming minor == index;
 their /proc entries kept and the others hidden. The driver and NVML are fakes here: what
-needs a real GPU is listed in the sandbox's README section."""
+needs a real GPU is listed in docs/sandbox.md."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def off_machine_addresses(text: str) -> list[str]:
 def test_no_test_or_tool_names_an_address_off_this_machine():
     """Traffic stays on loopback: a network probe that names a public address proves
     nothing on an offline machine and sends traffic away where the sandbox fails."""
-    assert off_machine_addresses('connect(("1.1.1.1", 53)) 10.0.0.2 127.0.0.1 0.0.0.0') == [
+    assert off_machine_addresses("to 1.1.1.1 port 53, 10.0.0.2, 127.0.0.1, 0.0.0.0") == [
         "1.1.1.1",
         "10.0.0.2",
     ]

@@ -38,11 +38,13 @@ class CpuSamples:
         )
 
 
-def cpu_record(cgroup: tuple[float, float] | None, samples: CpuSamples) -> dict:
+def cpu_record(
+    cgroup: tuple[float, float] | None, samples: CpuSamples, usage: resource.struct_rusage
+) -> dict:
     """The run's CPU time and how it was measured: the cgroup's count where there is one,
     else the larger of the reaped children's and the samples' (each misses what the other
-    sees: short-lived children between samples, killed orphans nobody waited for)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sees: short-lived children between samples, killed orphans nobody waited for);
+    ``usage`` is the supervisor's ``RUSAGE_CHILDREN``."""
     reaped = (usage.ru_utime, usage.ru_stime)
     sampled = samples.seconds()
     if cgroup is not None:

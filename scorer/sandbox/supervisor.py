@@ -280,7 +280,7 @@ class Supervisor:
         """The supervision's record for the runner; ``ended_at`` and ``limit`` are seconds
         since the start (monotonic clock)."""
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = cpu_record(self.groups.cpu_seconds() if in_cgroup else None, self.cpu)
+        cpu = cpu_record(self.groups.cpu_seconds() if in_cgroup else None, self.cpu, usage)
         wall = ended_at
         peak_cgroup = self.groups.peak_memory_bytes()
         oom_kills = self.groups.oom_kills()
